@@ -1,0 +1,52 @@
+"""trainready: make a deep network ready to train, and prove it.
+
+Three checks decide whether a deep network trains at all: inputs on one scale
+(:mod:`trainready.normalize`), a signal that neither vanishes nor explodes across depth
+(:mod:`trainready.init`, :mod:`trainready.signal`), and gradients that are right
+(:mod:`trainready.gradcheck`).
+
+``import trainready`` imports NumPy and nothing heavier; ``trainready.torch``, the reports and the
+CLI load their optional dependencies on first use.
+
+Example:
+    >>> import numpy as np, trainready as tr
+    >>> rep = tr.gradcheck(lambda p: float(np.sum(p["w"] ** 2)), {"w": np.arange(3.0)},
+    ...                    {"w": 2 * np.arange(3.0)})
+    >>> rep.passed
+    True
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from . import errors
+from ._params import ParamSpec, params_to_vector, vector_to_params
+
+# --- gradcheck (issue 2) ---
+# --- normalize (issue 5) ---
+# --- init and signal (issue 4) ---
+# --- nn and datasets (issue 3) ---
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ParamSpec",
+    "__version__",
+    "errors",
+    "params_to_vector",
+    "vector_to_params",
+    # --- __all__ additions: keep sorted within each block ---
+]
+
+# Submodules loaded on first attribute access (they import optional dependencies).
+_LAZY_SUBMODULES = frozenset({"torch", "report", "cli", "datasets", "testing"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBMODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
