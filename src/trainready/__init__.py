@@ -26,6 +26,8 @@ from ._params import ParamSpec, params_to_vector, vector_to_params
 
 # --- gradcheck (issue 2) ---
 # --- normalize (issue 5) ---
+from . import normalize
+from .normalize import audit
 # --- init and signal (issue 4) ---
 # --- nn and datasets (issue 3) ---
 
@@ -38,6 +40,9 @@ __all__ = [
     "params_to_vector",
     "vector_to_params",
     # --- __all__ additions: keep sorted within each block ---
+    # normalize (issue 5)
+    "audit",
+    "normalize",
 ]
 
 # Submodules loaded on first attribute access (they import optional dependencies).
