@@ -29,6 +29,7 @@ from ._params import ParamSpec, params_to_vector, vector_to_params
 from . import normalize
 from .normalize import audit
 # --- init and signal (issue 4) ---
+from . import init
 # --- nn and datasets (issue 3) ---
 
 __version__ = "0.1.0"
@@ -43,6 +44,8 @@ __all__ = [
     # normalize (issue 5)
     "audit",
     "normalize",
+    # init and signal (issue 4)
+    "init",
 ]
 
 # Submodules loaded on first attribute access (they import optional dependencies).
