@@ -15,12 +15,22 @@ Example:
 
 from __future__ import annotations
 
+from ..errors import ConstantFeatureWarning, FormatError
 from ._audit import AuditFinding, AuditReport, audit
+from ._io import FORMAT_VERSION, load, save
 from ._moments import RunningMoments
+from ._scalers import MinMaxScaler, StandardScaler
 
 __all__ = [
+    "FORMAT_VERSION",
     "AuditFinding",
     "AuditReport",
+    "ConstantFeatureWarning",
+    "FormatError",
+    "MinMaxScaler",
     "RunningMoments",
+    "StandardScaler",
     "audit",
+    "load",
+    "save",
 ]

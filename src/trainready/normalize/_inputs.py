@@ -78,7 +78,7 @@ def is_array_like(X: Any) -> bool:
 def warn_user(message: str, category: type[Warning]) -> None:
     """Warn with the stack level of the first caller outside trainready."""
     frame = sys._getframe(1)
-    level = 1
+    level = 2  # stacklevel 2 is our caller, the frame we start from
     while frame is not None and frame.f_globals.get("__name__", "").startswith("trainready"):
         frame = frame.f_back  # type: ignore[assignment]
         level += 1
@@ -193,7 +193,8 @@ def as_float_array(
             try:
                 arr = arr.astype(np.float64)
             except (TypeError, ValueError) as exc:
-                raise ValueError(
+                # Keep the built-in type: TypeError for objects, ValueError for strings.
+                raise type(exc)(
                     f"{name} must hold numbers; got dtype {arr.dtype} that cannot be converted to "
                     f"float64 ({exc}). Encode strings or categories as numbers first."
                 ) from exc

@@ -1,0 +1,536 @@
+"""Shared machinery of the scalers: scikit-learn's estimator contract by duck typing.
+
+scikit-learn is never imported here at module level. ``check_estimator`` (sklearn 1.9) decides
+what to run from ``__sklearn_tags__()`` (built lazily below from sklearn's own ``Tags``),
+``get_params``/``set_params`` (used by ``clone``) and ``hasattr(est, "transform")``; deriving from
+``BaseEstimator`` only changes one ``UserWarning``. So the classes stay plain and
+``import trainready`` imports NumPy only.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import NotFittedError
+from ._inputs import (
+    InputInfo,
+    as_float_array,
+    is_array_like,
+    is_dask_array,
+    is_torch_tensor,
+    warn_user,
+)
+
+__all__ = ["ProgressCallback", "ScalerBase"]
+
+ProgressCallback = Callable[[int, int], Any]
+"""``progress(chunks_done, samples_seen)``, called after each chunk of an iterable fit."""
+
+_BLOCK_ELEMENTS = 1 << 17
+
+
+def bshape(ndim: int, axis: int) -> tuple[int, ...]:
+    shape = [1] * ndim
+    shape[axis] = -1
+    return tuple(shape)
+
+
+def affine(
+    X: NDArray[Any],
+    axis: int,
+    a: NDArray[np.float64],
+    b: NDArray[np.float64],
+    mode: str,
+    out: NDArray[Any] | None,
+) -> NDArray[Any]:
+    """``(X - a) / b`` (mode "sub_div") or ``X * b + a`` (mode "mul_add") in float64.
+
+    float64 input is computed in one vectorized pass per operation; float32/16 input is computed
+    in float64 by cache-sized blocks of rows and rounded once into an array of the input's dtype.
+    ``out`` may be ``X`` itself (in place).
+    """
+    ab = a.reshape(bshape(X.ndim, axis))
+    bb = b.reshape(bshape(X.ndim, axis))
+    if out is None:
+        out = np.empty(X.shape, dtype=X.dtype)
+    if X.dtype == np.float64:
+        if mode == "sub_div":
+            np.subtract(X, ab, out=out)
+            np.divide(out, bb, out=out)
+        else:
+            np.multiply(X, bb, out=out)
+            np.add(out, ab, out=out)
+        return out
+    row = max(1, int(np.prod(X.shape[1:], dtype=np.int64)))
+    bs = max(1, _BLOCK_ELEMENTS // row)
+    buf = np.empty((min(bs, X.shape[0]), *X.shape[1:]))
+    for s in range(0, X.shape[0], bs):
+        blk = X[s : s + bs]
+        y = buf[: blk.shape[0]]
+        if mode == "sub_div":
+            np.subtract(blk, ab, out=y)
+            np.divide(y, bb, out=y)
+        else:
+            np.multiply(blk, bb, out=y)
+            np.add(y, ab, out=y)
+        out[s : s + bs] = y
+    return out
+
+
+def _array_of_chunk(chunk: Any) -> Any:
+    """The data part of one item of an iterable: a tensor/array, or the first of ``(x, y)``."""
+    if isinstance(chunk, tuple | list) and chunk and is_array_like(chunk[0]):
+        if not isinstance(chunk[0], int | float):
+            return chunk[0]
+    if isinstance(chunk, dict):
+        for key in ("x", "X", "input", "inputs", "image", "pixel_values"):
+            if key in chunk:
+                return chunk[key]
+        raise TypeError(
+            f"a chunk is a dict with keys {sorted(chunk)}; expected an array, a tensor, an "
+            "(x, y) tuple, or a dict with key 'x'. Map your loader to yield the inputs only."
+        )
+    return chunk
+
+
+class ScalerBase:
+    """Base of :class:`StandardScaler` and :class:`MinMaxScaler` (not public)."""
+
+    _PARAMS: ClassVar[tuple[str, ...]] = ()
+    nan_policy: str
+    axis: int | None
+    copy: bool
+
+    # ---------------------------------------------------------------- scikit-learn protocol
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's parameters, as scikit-learn's ``get_params``."""
+        return {name: getattr(self, name) for name in self._PARAMS}
+
+    def set_params(self, **params: Any) -> ScalerBase:
+        """Set constructor parameters (validated at fit time, as in scikit-learn)."""
+        for key, value in params.items():
+            if key not in self._PARAMS:
+                raise ValueError(
+                    f"Invalid parameter {key!r} for estimator {type(self).__name__}(). "
+                    f"Valid parameters are: {sorted(self._PARAMS)!r}."
+                )
+            setattr(self, key, value)
+        return self
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        return sorted(cls._PARAMS)
+
+    def __repr__(self) -> str:
+        sig = inspect.signature(type(self).__init__)
+        parts = []
+        for name in self._PARAMS:
+            default = sig.parameters[name].default
+            value = getattr(self, name)
+            if not (value is default or (type(value) is type(default) and value == default)):
+                parts.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn estimator tags (imports sklearn; only sklearn calls this)."""
+        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+
+        return Tags(
+            estimator_type=None,
+            target_tags=TargetTags(required=False),
+            transformer_tags=TransformerTags(preserves_dtype=["float64", "float32"]),
+            input_tags=InputTags(
+                allow_nan=self.nan_policy == "omit", two_d_array=True, sparse=False
+            ),
+            requires_fit=True,
+        )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "n_features_in_")
+
+    def set_output(self, *, transform: str | None = None) -> ScalerBase:
+        """Choose the container ``transform`` returns for array input: "default" or "pandas".
+
+        With "pandas" the result is a DataFrame with ``get_feature_names_out()`` as columns (and
+        the input's index when it was a DataFrame). Torch tensors always come back as tensors.
+        """
+        if transform is None:
+            return self
+        if transform not in ("default", "pandas"):
+            raise ValueError(
+                f"set_output(transform=...) expects 'default' or 'pandas'; got {transform!r}."
+            )
+        self._output = transform
+        return self
+
+    # ----------------------------------------------------------------------- validation
+    def _validate_params(self) -> None:
+        if self.nan_policy not in ("raise", "omit"):
+            raise ValueError(
+                f"nan_policy must be 'raise' or 'omit'; got {self.nan_policy!r}. 'raise' refuses "
+                "NaN/inf with the columns named; 'omit' fits around them and keeps them in "
+                "transform."
+            )
+        if self.axis is not None and (
+            isinstance(self.axis, bool) or not isinstance(self.axis, int | np.integer)
+        ):
+            raise TypeError(
+                f"axis must be an int (the feature or channel axis) or None; got {self.axis!r}."
+            )
+
+    def _check_fitted(self, method: str) -> None:
+        if not hasattr(self, "n_features_in_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet; call 'fit' (or "
+                f"'partial_fit') with the training data before '{method}'."
+            )
+
+    def _validate(self, X: Any, *, reset: bool, method: str) -> tuple[NDArray[Any], int, InputInfo]:
+        arr, ax, info = as_float_array(
+            X, "X", axis=self.axis, allow_nd=self.axis is not None, estimator=type(self).__name__
+        )
+        self._check_names(info, reset=reset)
+        n_feat = arr.shape[ax]
+        if reset:
+            self.n_features_in_ = n_feat
+        elif n_feat != self.n_features_in_:
+            where = "features" if self.axis is None else f"features (channels along axis {ax})"
+            raise ValueError(
+                f"X has {n_feat} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input ({method}: got {where} in shape "
+                f"{arr.shape}). Pass data with the same features as at fit time."
+            )
+        return arr, ax, info
+
+    def _check_names(self, info: InputInfo, *, reset: bool) -> None:
+        names = info.columns
+        if reset:
+            if names is not None:
+                self.feature_names_in_ = np.asarray(names, dtype=object)
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            return
+        fitted = getattr(self, "feature_names_in_", None)
+        cls = type(self).__name__
+        if fitted is None and names is None:
+            return
+        if fitted is None:
+            warn_user(
+                f"X has feature names, but {cls} was fitted without feature names",
+                UserWarning,
+            )
+            return
+        if names is None:
+            warn_user(
+                f"X does not have valid feature names, but {cls} was fitted with feature names",
+                UserWarning,
+            )
+            return
+        if len(fitted) != len(names) or any(a != b for a, b in zip(fitted, names, strict=False)):
+            unexpected = sorted(set(names) - set(fitted))
+            missing = sorted(set(fitted) - set(names))
+            msg = "The feature names should match those that were passed during fit.\n"
+            if unexpected:
+                msg += "Feature names unseen at fit time:\n" + "".join(
+                    f"- {n}\n" for n in unexpected[:5]
+                )
+            if missing:
+                msg += "Feature names seen at fit time, yet now missing:\n" + "".join(
+                    f"- {n}\n" for n in missing[:5]
+                )
+            if not unexpected and not missing:
+                msg += "Feature names must be in the same order as they were in fit.\n"
+            raise ValueError(msg + "Select the training columns, in order: X[list(names)].")
+
+    def _nonfinite_error(self, arr: NDArray[Any], ax: int, method: str) -> ValueError:
+        others = tuple(i for i in range(arr.ndim) if i != ax)
+        n_nan = np.add.reduce(np.isnan(arr), axis=others)
+        n_inf = np.add.reduce(np.isinf(arr), axis=others)
+        bad = np.flatnonzero(n_nan + n_inf)
+        names = getattr(self, "feature_names_in_", None)
+        label = [repr(str(names[i])) if names is not None else str(int(i)) for i in bad[:8]]
+        detail = ", ".join(
+            f"{lab} ({int(n_nan[i])} NaN, {int(n_inf[i])} inf)"
+            for lab, i in zip(label, bad[:8], strict=True)
+        )
+        more = f" and {bad.size - 8} more" if bad.size > 8 else ""
+        return ValueError(
+            f"Input X contains NaN or inf in {method}: feature(s) {detail}{more}. Clean or impute "
+            f"them, or pass nan_policy='omit' to {type(self).__name__} to fit around them (they "
+            "then pass through transform)."
+        )
+
+    # ------------------------------------------------------------------------- fitting
+    def _reset(self) -> None:
+        for name in list(vars(self)):
+            if name.endswith("_") and not name.startswith("__"):
+                delattr(self, name)
+        self._state: Any = None
+        self._warned: frozenset[int] = frozenset()
+
+    def fit(self, X: Any, y: Any = None, *, progress: ProgressCallback | None = None) -> Any:
+        """Compute the statistics of the training data, forgetting any previous fit.
+
+        Args:
+            X: ``(n_samples, n_features)`` array-like (NumPy, torch tensor, pandas DataFrame,
+                dask array), N-D data with ``axis`` set, or an iterable of such chunks (a
+                generator, a torch ``DataLoader`` yielding tensors or ``(x, y)`` tuples).
+            y: ignored (scikit-learn's signature).
+            progress: called as ``progress(chunks_done, samples_seen)`` after each chunk of an
+                iterable (and once for an array).
+
+        Returns:
+            self
+        """
+        self._validate_params()
+        self._reset()
+        return self._fit_any(X, progress, warn=True)
+
+    def partial_fit(self, X: Any, y: Any = None) -> Any:
+        """Add one chunk (or an iterable of chunks, or a dask array) to the statistics.
+
+        Returns:
+            self
+        """
+        self._validate_params()
+        if getattr(self, "_state", None) is None or not hasattr(self, "n_features_in_"):
+            self._reset()
+        return self._fit_any(X, None, warn=True)
+
+    def _fit_any(self, X: Any, progress: ProgressCallback | None, *, warn: bool) -> Any:
+        if is_dask_array(X):
+            self._fit_dask(X)
+        elif is_array_like(X):
+            self._fit_chunk(X)
+            if progress is not None:
+                progress(1, self._samples_seen())
+        elif isinstance(X, Iterable):
+            done = 0
+            for item in X:
+                chunk = _array_of_chunk(item)
+                if is_dask_array(chunk):
+                    self._fit_dask(chunk)
+                else:
+                    self._fit_chunk(chunk)
+                done += 1
+                if progress is not None:
+                    progress(done, self._samples_seen())
+            if done == 0:
+                raise ValueError(
+                    "X is an empty iterable: fit needs at least one chunk with one sample. Check "
+                    "that the generator or DataLoader is not exhausted."
+                )
+        else:
+            raise TypeError(
+                f"X must be array-like or an iterable of chunks; got {type(X).__name__}. Pass a "
+                "NumPy array, torch tensor, pandas DataFrame, dask array, or a generator/"
+                "DataLoader of them."
+            )
+        self._finalize(warn=warn)
+        return self
+
+    def _fit_chunk(self, X: Any) -> None:
+        first = getattr(self, "_state", None) is None
+        arr, ax, _ = self._validate(X, reset=first, method="fit")
+        try:
+            self._update(arr, ax)
+        except Exception:
+            if first:  # leave no half-fitted state behind
+                self._reset()
+            raise
+
+    def _fit_dask(self, X: Any) -> None:
+        from ._dask import check_dask_input
+
+        first = getattr(self, "_state", None) is None
+        ax = check_dask_input(X, self.axis, type(self).__name__)
+        n_feat = X.shape[ax]
+        if first:
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            self.n_features_in_ = n_feat
+        elif n_feat != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_feat} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        self._update_dask(X, ax)
+
+    # hooks
+    def _update(self, arr: NDArray[Any], ax: int) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _update_dask(self, X: Any, ax: int) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _finalize(self, *, warn: bool) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _samples_seen(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _affine_params(self, inverse: bool) -> tuple[NDArray[np.float64], NDArray[np.float64], str]:
+        raise NotImplementedError  # pragma: no cover
+
+    # ---------------------------------------------------------------------- transforms
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
+        """``fit(X)`` then ``transform(X)`` (X must be one array, not an iterable)."""
+        if not is_array_like(X) or is_dask_array(X):
+            raise TypeError(
+                "fit_transform needs one in-memory array; for an iterable of chunks or a dask "
+                "array call fit(...) and then transform each chunk."
+            )
+        return self.fit(X, y, **fit_params).transform(X)
+
+    def transform(self, X: Any, copy: bool | None = None) -> Any:
+        """Scale ``X`` with the fitted statistics; same container, dtype and device as ``X``.
+
+        Args:
+            X: array-like of the training data's feature layout.
+            copy: False allows scaling a float NumPy array in place (default: ``self.copy``).
+
+        Returns:
+            The scaled data: a NumPy array (or DataFrame with ``set_output(transform="pandas")``),
+            or a torch tensor on the input's device for a tensor input.
+        """
+        return self._apply(X, copy, inverse=False, method="transform")
+
+    def inverse_transform(self, X: Any, copy: bool | None = None) -> Any:
+        """Undo :meth:`transform`; same container, dtype and device as ``X``."""
+        return self._apply(X, copy, inverse=True, method="inverse_transform")
+
+    def _apply(self, X: Any, copy: bool | None, *, inverse: bool, method: str) -> Any:
+        self._check_fitted(method)
+        copy = self.copy if copy is None else copy
+        a, b, mode = self._affine_params(inverse)
+        if is_torch_tensor(X):
+            return self._apply_torch(X, a, b, mode, method, inverse)
+        arr, ax, info = self._validate(X, reset=False, method=method)
+        if self.nan_policy == "raise":
+            with np.errstate(over="ignore", invalid="ignore"):
+                total = np.add.reduce(arr, axis=None, dtype=np.float64)
+            if not np.isfinite(total) and not np.isfinite(arr).all():
+                raise self._nonfinite_error(arr, ax, method)
+        in_place = (
+            not copy
+            and isinstance(X, np.ndarray)
+            and arr is X
+            and arr.flags.writeable
+            and arr.dtype.kind == "f"
+        )
+        out = affine(arr, ax, a, b, mode, arr if in_place else None)
+        if self.clip_output(inverse):
+            self._clip(out)
+        if getattr(self, "_output", "default") == "pandas":
+            from .._optional import require
+
+            pd = require("pandas", "set_output(transform='pandas')")
+            if out.ndim != 2:
+                raise ValueError("set_output(transform='pandas') needs 2-D data.")
+            cols = (
+                self.get_feature_names_out()
+                if not inverse
+                else getattr(self, "feature_names_in_", self.get_feature_names_out())
+            )
+            return pd.DataFrame(out, columns=list(cols), index=info.index, copy=False)
+        return out
+
+    def clip_output(self, inverse: bool) -> bool:
+        return False
+
+    def _clip(self, out: NDArray[Any]) -> None:  # pragma: no cover - MinMaxScaler overrides
+        pass
+
+    def _apply_torch(
+        self,
+        X: Any,
+        a: NDArray[np.float64],
+        b: NDArray[np.float64],
+        mode: str,
+        method: str,
+        inverse: bool,
+    ) -> Any:
+        import torch
+
+        ax = self._torch_axis(X)
+        n_feat = X.shape[ax]
+        if n_feat != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_feat} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input ({method}: tensor of shape "
+                f"{tuple(X.shape)})."
+            )
+        if X.is_complex():
+            raise ValueError("Complex data not supported: X is a complex tensor.")
+        if self.nan_policy == "raise" and not bool(torch.isfinite(X).all()):
+            arr = X.detach().cpu().double().numpy()
+            raise self._nonfinite_error(arr, ax, method)
+        out_dtype = X.dtype if X.is_floating_point() else torch.get_default_dtype()
+        work = torch.float64
+        if X.device.type == "mps":  # no float64 there
+            work = torch.float32
+        shape = bshape(X.ndim, ax)
+        at = torch.as_tensor(a, dtype=work, device=X.device).reshape(shape)
+        bt = torch.as_tensor(b, dtype=work, device=X.device).reshape(shape)
+        x = X.to(work)
+        y = (x - at) / bt if mode == "sub_div" else x * bt + at
+        y = y.to(out_dtype)
+        if self.clip_output(inverse):
+            lo, hi = self.feature_range  # type: ignore[attr-defined]
+            y = y.clamp(float(lo), float(hi))
+        return y
+
+    def _torch_axis(self, X: Any) -> int:
+        if self.axis is None:
+            if X.ndim != 2:
+                raise ValueError(
+                    f"Expected 2D array, got {X.ndim}D tensor of shape {tuple(X.shape)}. "
+                    "Reshape your data, or fit with axis=1 / axis=-1 for per-channel scaling."
+                )
+            return 1
+        ax = int(self.axis) + X.ndim if self.axis < 0 else int(self.axis)
+        if not 1 <= ax < X.ndim:
+            raise ValueError(
+                f"axis={self.axis} is not a feature axis of a tensor of shape {tuple(X.shape)}."
+            )
+        return ax
+
+    def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
+        """Output feature names: ``feature_names_in_`` or ``x0, x1, ...`` (one-to-one)."""
+        self._check_fitted("get_feature_names_out")
+        fitted = getattr(self, "feature_names_in_", None)
+        if input_features is None:
+            if fitted is not None:
+                return np.asarray(fitted, dtype=object)
+            return np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+        names = np.asarray(input_features, dtype=object)
+        if names.ndim != 1 or len(names) != self.n_features_in_:
+            raise ValueError(
+                f"input_features should have length equal to number of features "
+                f"({self.n_features_in_}), got {len(names)}."
+            )
+        if fitted is not None and not np.array_equal(names, fitted):
+            raise ValueError(
+                "input_features is not equal to feature_names_in_; pass the names seen at fit "
+                f"time: {list(fitted)!r}."
+            )
+        return names
+
+    # ------------------------------------------------------------------------ persistence
+    def save(self, path: Any) -> None:
+        """Write the fitted scaler to ``path`` (``.npz`` or ``.json``), bit-exact, no pickle."""
+        from ._io import save
+
+        save(self, path)
+
+    @classmethod
+    def load(cls, path: Any) -> Any:
+        """Read a scaler written by :meth:`save`; a file of another class is a FormatError."""
+        from ._io import load
+
+        return load(path, expected=cls)
