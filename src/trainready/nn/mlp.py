@@ -1,0 +1,653 @@
+"""The multilayer perceptron: a deep dense network, clear enough to read and fast enough to use.
+
+Layer ``l`` (1..L) computes ``z = a_prev @ W{l}.T + b{l}``; hidden layers then apply (optional)
+batch norm with ``gamma{l}, beta{l}``, the activation, and (optional) inverted dropout; the last
+layer feeds the output/loss pair (:mod:`trainready.nn.losses`). The cost is the mean loss plus
+``l2 / (2 m) * sum_l ||W{l}||^2`` (biases and batch-norm parameters are not regularized).
+
+The network computes in its ``dtype`` (float64 by default; float32 data and a float32 network
+compute in float32 throughout). Training reuses preallocated buffers between steps; everything
+returned to the caller is a new array.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import TrainingDivergedError
+from . import _validate as V
+from .activations import Activation, get_activation
+from .history import EpochInfo, History
+from .layers import BatchNorm, BatchNormCache, Dense, Dropout
+from .losses import OutputLoss, get_output
+from .optimizers import Optimizer, get_optimizer
+
+__all__ = ["MLP"]
+
+Array = NDArray[Any]
+Workspace = dict[tuple[Any, ...], Array]
+
+
+class _Tape:
+    """The caches of one forward pass, consumed by the backward pass."""
+
+    __slots__ = ("acts", "bn", "inputs", "m", "masks")
+
+    def __init__(self, m: int) -> None:
+        self.m = m
+        self.inputs: list[Array] = []  # input of dense layer l (index l-1)
+        self.acts: list[Array] = []  # activation output of hidden layer l (before dropout)
+        self.masks: list[Array | None] = []  # dropout mask of hidden layer l
+        self.bn: list[BatchNormCache | None] = []
+
+
+def _buffer(
+    ws: Workspace | None, key: tuple[Any, ...], shape: tuple[int, ...], dtype: Any
+) -> Array:
+    if ws is None:
+        return np.empty(shape, dtype=dtype)
+    full = (*key, shape, np.dtype(dtype).char)
+    buf = ws.get(full)
+    if buf is None:
+        buf = ws[full] = np.empty(shape, dtype=dtype)
+    return buf
+
+
+class MLP:
+    """A dense network with any depth, per-layer activations, L2, dropout and batch norm.
+
+    Args:
+        layer_dims: ``[n_inputs, n_1, ..., n_outputs]``.
+        activation: hidden activation(s): one name for all hidden layers or one per hidden layer
+            (``"relu"``, ``"leaky_relu"``, ``"tanh"``, ``"sigmoid"``, ``"linear"``).
+        output: ``"sigmoid"`` (binary cross-entropy), ``"softmax"`` (cross-entropy) or
+            ``"linear"`` (mean squared error); see :mod:`trainready.nn.losses` for the targets.
+        init: a scheme of :func:`trainready.init.initialize` (``"he"``, ``"lecun"``,
+            ``"xavier"``, ``"orthogonal"``, ``"auto"``, ``"random"``, ``"zeros"``) or a mapping of
+            parameters (copied, validated like :attr:`params`).
+        l2: the L2 strength lambda in ``lambda / (2 m) * sum ||W||^2``.
+        keep_prob: probability of keeping a hidden unit under inverted dropout; one value or one
+            per hidden layer; 1 disables dropout. Dropout is on only while training.
+        batch_norm: batch norm after every hidden dense layer (True) or per hidden layer.
+        dtype: float64 (default) or float32; parameters and computation use it.
+        init_scale: the std of ``init="random"``.
+        rng: Generator, int seed or None; used for initialization, and by :meth:`fit` for dropout
+            and shuffling unless ``fit`` gets its own ``rng``.
+
+    Labels (``y``): shape ``(m,)`` or ``(m, 1)`` with 0/1 for ``"sigmoid"`` and reals for
+    ``"linear"`` (``(m, K)`` for K outputs); integer classes ``(m,)`` or one-hot ``(m, K)`` for
+    ``"softmax"``.
+
+    Example:
+        >>> import trainready as tr
+        >>> data = tr.datasets.circles(rng=0)
+        >>> net = tr.nn.MLP([2, 10, 5, 1], activation="relu", output="sigmoid", init="he", rng=0)
+        >>> hist = net.fit(data.X_train, data.y_train, lr=0.05, epochs=2000)
+        >>> net.accuracy(data.X_test, data.y_test) > 0.9
+        True
+    """
+
+    def __init__(
+        self,
+        layer_dims: Sequence[int],
+        activation: str | Activation | Sequence[str | Activation] = "relu",
+        output: str | OutputLoss = "sigmoid",
+        init: str | Mapping[str, Any] = "he",
+        *,
+        l2: float = 0.0,
+        keep_prob: float | Sequence[float] = 1.0,
+        batch_norm: bool | Sequence[bool] = False,
+        dtype: Any = np.float64,
+        init_scale: float = 0.01,
+        rng: Any = None,
+    ) -> None:
+        self.layer_dims: list[int] = V.check_layer_dims(layer_dims)
+        n_hidden = len(self.layer_dims) - 2
+        self._acts: tuple[Activation, ...] = tuple(
+            get_activation(a) for a in V.per_hidden(activation, n_hidden, "activation")
+        )
+        self._out: OutputLoss = get_output(output)
+        if self._out.name == "softmax" and self.layer_dims[-1] < 2:
+            raise ValueError(
+                "output='softmax' needs at least 2 output units (classes); got layer_dims[-1] = "
+                f"{self.layer_dims[-1]}. Use output='sigmoid' for one binary output."
+            )
+        self.l2: float = V.check_l2(l2)
+        self.keep_prob: tuple[float, ...] = V.check_keep_prob(keep_prob, n_hidden)
+        self.batch_norm: tuple[bool, ...] = tuple(
+            bool(v) for v in V.per_hidden(batch_norm, n_hidden, "batch_norm")
+        )
+        self.dtype: np.dtype[Any] = V.check_dtype(dtype)
+        self._rng = V.as_generator(rng)
+        self._ws: Workspace = {}
+        self._buffers: dict[str, Array] = {}
+        for l, on in enumerate(self.batch_norm, start=1):
+            if on:
+                n = self.layer_dims[l]
+                self._buffers[f"running_mean{l}"] = np.zeros(n, self.dtype)
+                self._buffers[f"running_var{l}"] = np.ones(n, self.dtype)
+        self.init = init if isinstance(init, str) else "given"
+        if isinstance(init, str):
+            from .. import init as _init  # the initializers live in trainready.init
+
+            p: dict[str, Any] = dict(
+                _init.initialize(
+                    self.layer_dims,
+                    init,
+                    rng=self._rng,
+                    scale=init_scale,
+                    activation=[a.name for a in self._acts],
+                )
+            )
+            for l, on in enumerate(self.batch_norm, start=1):
+                if on:
+                    p[f"gamma{l}"] = np.ones(self.layer_dims[l])
+                    p[f"beta{l}"] = np.zeros(self.layer_dims[l])
+            self._params = self._validated(p)
+        elif isinstance(init, Mapping):
+            self._params = self._validated(init)
+        else:
+            raise TypeError(
+                f"init must be a scheme name (e.g. 'he') or a mapping of parameters; got "
+                f"{type(init).__name__}."
+            )
+
+    # -- description ----------
+    @property
+    def n_layers(self) -> int:
+        """L, the number of dense layers (hidden layers + the output layer)."""
+        return len(self.layer_dims) - 1
+
+    @property
+    def activations(self) -> tuple[str, ...]:
+        """The hidden activations' names, one per hidden layer (length L - 1)."""
+        return tuple(a.name for a in self._acts)
+
+    @property
+    def output(self) -> str:
+        """The output activation: ``"sigmoid"``, ``"softmax"`` or ``"linear"``."""
+        return self._out.name
+
+    @property
+    def loss_name(self) -> str:
+        """The loss paired with the output (e.g. ``"binary_cross_entropy"``)."""
+        return self._out.loss_name
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Expected name -> shape of every parameter, in order W1, b1, [gamma1, beta1], W2, ..."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        d = self.layer_dims
+        for l in range(1, self.n_layers + 1):
+            shapes[f"W{l}"] = (d[l], d[l - 1])
+            shapes[f"b{l}"] = (d[l],)
+            if l < self.n_layers and self.batch_norm[l - 1]:
+                shapes[f"gamma{l}"] = (d[l],)
+                shapes[f"beta{l}"] = (d[l],)
+        return shapes
+
+    def __repr__(self) -> str:
+        acts = self.activations
+        act = acts[0] if len(set(acts)) == 1 else list(acts)
+        extra = "".join(
+            [
+                f", l2={self.l2:g}" if self.l2 else "",
+                f", keep_prob={self.keep_prob}" if any(p < 1 for p in self.keep_prob) else "",
+                f", batch_norm={self.batch_norm}" if any(self.batch_norm) else "",
+                f", dtype={self.dtype.name}" if self.dtype != np.float64 else "",
+            ]
+        )
+        return f"MLP({self.layer_dims}, activation={act!r}, output={self.output!r}{extra})"
+
+    # -- parameters ----------
+    @property
+    def params(self) -> dict[str, Array]:
+        """Parameters by name (W1, b1, [gamma1, beta1,] W2, ...): a new dict of the live arrays.
+
+        Assigning a mapping replaces them all: names and shapes are checked against
+        :meth:`param_shapes` (a bias of shape ``(n, 1)`` is accepted and flattened) and the values
+        are copied in the network's dtype. Modifying an array of the returned dict in place
+        modifies the network.
+        """
+        return dict(self._params)
+
+    @params.setter
+    def params(self, value: Mapping[str, Any]) -> None:
+        self._params = self._validated(value)
+
+    @property
+    def buffers(self) -> dict[str, Array]:
+        """Batch-norm running statistics (``running_mean{l}``, ``running_var{l}``), copies."""
+        return {k: v.copy() for k, v in self._buffers.items()}
+
+    def _validated(self, value: Mapping[str, Any]) -> dict[str, Array]:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"params must be a mapping name -> array; got {type(value).__name__}.")
+        shapes = self.param_shapes()
+        missing = [k for k in shapes if k not in value]
+        unknown = [k for k in value if k not in shapes]
+        if missing or unknown:
+            raise ValueError(
+                f"params must have exactly the names {list(shapes)}; missing {missing}, unknown "
+                f"{unknown}. Weights are W{{l}} (n_l, n_(l-1)), biases b{{l}} (n_l,)."
+            )
+        out: dict[str, Array] = {}
+        for name, shape in shapes.items():
+            raw = value[name]
+            if hasattr(raw, "detach") and hasattr(raw, "cpu"):
+                raw = raw.detach().cpu().numpy()
+            arr = np.asarray(raw)
+            if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or np.iscomplexobj(
+                arr
+            ):
+                raise TypeError(f"params[{name!r}] must be a real array; got dtype {arr.dtype}.")
+            if len(shape) == 1 and arr.shape == (shape[0], 1):
+                arr = arr.reshape(shape)
+            if arr.shape != shape:
+                hint = " (transposed? W is (n_out, n_in))" if arr.shape == shape[::-1] else ""
+                raise ValueError(
+                    f"params[{name!r}] must have shape {shape}{hint}; got {arr.shape}."
+                )
+            arr = np.array(arr, dtype=self.dtype, copy=True)
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"params[{name!r}] contains NaN or infinite values.")
+            out[name] = arr
+        return out
+
+    # -- forward and backward ----------
+    def _forward(
+        self,
+        params: Mapping[str, Array],
+        X: Array,
+        *,
+        train: bool,
+        dropout_rng: np.random.Generator | None = None,
+        update_running: bool = False,
+        ws: Workspace | None = None,
+    ) -> tuple[Array, _Tape]:
+        """Logits (m, n_L) and the tape. ``train`` selects batch statistics for batch norm;
+        dropout runs only when ``dropout_rng`` is given."""
+        m = X.shape[0]
+        dtype = X.dtype
+        tape = _Tape(m)
+        a = X
+        L = self.n_layers
+        for l in range(1, L + 1):
+            W = params[f"W{l}"]
+            z, _ = Dense.forward(
+                a, W, params[f"b{l}"], out=_buffer(ws, ("z", l), (m, W.shape[0]), dtype)
+            )
+            tape.inputs.append(a)
+            if l == L:
+                return z, tape
+            bn_cache = None
+            if self.batch_norm[l - 1]:
+                z, bn_cache, stats = BatchNorm.forward(
+                    z,
+                    params[f"gamma{l}"],
+                    params[f"beta{l}"],
+                    train=train,
+                    running_mean=self._buffers[f"running_mean{l}"],
+                    running_var=self._buffers[f"running_var{l}"],
+                    out=z,
+                )
+                if update_running and stats is not None:
+                    BatchNorm.update_running(
+                        self._buffers[f"running_mean{l}"],
+                        self._buffers[f"running_var{l}"],
+                        stats,
+                        m,
+                    )
+            tape.bn.append(bn_cache)
+            a = self._acts[l - 1].forward(z, out=z)
+            tape.acts.append(a)
+            p = self.keep_prob[l - 1]
+            if dropout_rng is not None and p < 1.0:
+                a, mask = Dropout.forward(
+                    a, p, dropout_rng, out=_buffer(ws, ("drop", l), a.shape, dtype)
+                )
+                tape.masks.append(mask)
+            else:
+                tape.masks.append(None)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _l2_term(self, params: Mapping[str, Array], m: int) -> float:
+        if not self.l2:
+            return 0.0
+        sq = sum(
+            float(np.vdot(params[f"W{l}"], params[f"W{l}"])) for l in range(1, self.n_layers + 1)
+        )
+        return self.l2 / (2 * m) * sq
+
+    def _backward(
+        self,
+        params: Mapping[str, Array],
+        tape: _Tape,
+        dz: Array,
+        *,
+        ws: Workspace | None = None,
+    ) -> dict[str, Array]:
+        """Gradients of the cost given ``dz`` = d cost / d logits (may be overwritten)."""
+        grads: dict[str, Array] = {}
+        m = tape.m
+        dtype = dz.dtype
+        for l in range(self.n_layers, 0, -1):
+            W = params[f"W{l}"]
+            n_in = W.shape[1]
+            dx, dW, db = Dense.backward(
+                dz,
+                tape.inputs[l - 1],
+                W,
+                need_dx=l > 1,
+                dx_out=_buffer(ws, ("dx", l), (m, n_in), dtype) if l > 1 else None,
+                dW_out=_buffer(ws, ("dW", l), W.shape, dtype),
+                db_out=_buffer(ws, ("db", l), (W.shape[0],), dtype),
+            )
+            if self.l2 and m:
+                dW += (self.l2 / m) * W
+            grads[f"W{l}"] = dW
+            grads[f"b{l}"] = db
+            if dx is None:
+                break
+            k = l - 2  # hidden layer l-1, index l-2
+            mask = tape.masks[k]
+            if mask is not None:
+                Dropout.backward(dx, mask, out=dx)
+            dz = self._acts[k].backward(None, tape.acts[k], dx, out=dx)
+            bn_cache = tape.bn[k]
+            if bn_cache is not None:
+                dz, dgamma, dbeta = BatchNorm.backward(
+                    dz, bn_cache, params[f"gamma{l - 1}"], out=dz
+                )
+                grads[f"gamma{l - 1}"] = dgamma
+                grads[f"beta{l - 1}"] = dbeta
+        return grads
+
+    def _cost_grads(
+        self,
+        params: Mapping[str, Array],
+        X: Array,
+        Y: Array,
+        *,
+        train: bool,
+        need_grads: bool,
+        dropout_rng: np.random.Generator | None = None,
+        update_running: bool = False,
+        ws: Workspace | None = None,
+    ) -> tuple[float, dict[str, Array] | None]:
+        z, tape = self._forward(
+            params, X, train=train, dropout_rng=dropout_rng, update_running=update_running, ws=ws
+        )
+        cost, dz = self._out.cost_and_grad(z, Y, out=_buffer(ws, ("dz",), z.shape, z.dtype))
+        cost += self._l2_term(params, X.shape[0])
+        if not need_grads:
+            return cost, None
+        return cost, self._backward(params, tape, dz, ws=ws)
+
+    def _prepare(self, X: Any, y: Any, what: str = "X") -> tuple[Array, Array]:
+        Xa = V.check_X(X, self.layer_dims[0], self.dtype, what)
+        Ya = self._out.prepare_targets(
+            y, n_out=self.layer_dims[-1], n_samples=Xa.shape[0], dtype=self.dtype
+        )
+        return Xa, Ya
+
+    # -- public computations ----------
+    def loss(
+        self, X: Any, y: Any, *, train: bool = True, dropout: bool = False, rng: Any = None
+    ) -> float:
+        """The cost: mean loss plus the L2 term.
+
+        Args:
+            X: (m, n_inputs). y: labels, see the class docstring.
+            train: batch norm uses batch statistics (True, the function training minimizes) or
+                the running statistics (False, evaluation). No effect without batch norm.
+            dropout: apply dropout (random; seed it with ``rng``).
+            rng: Generator or seed for dropout; defaults to the network's generator.
+        """
+        Xa, Ya = self._prepare(X, y)
+        drng = (self._rng if rng is None else V.as_generator(rng)) if dropout else None
+        return self._cost_grads(
+            self._params, Xa, Ya, train=train, need_grads=False, dropout_rng=drng
+        )[0]
+
+    def gradients(
+        self, X: Any, y: Any, *, train: bool = True, dropout: bool = False, rng: Any = None
+    ) -> dict[str, Array]:
+        """Gradients of :meth:`loss` (same arguments) for every parameter (new arrays)."""
+        Xa, Ya = self._prepare(X, y)
+        drng = (self._rng if rng is None else V.as_generator(rng)) if dropout else None
+        grads = self._cost_grads(
+            self._params, Xa, Ya, train=train, need_grads=True, dropout_rng=drng
+        )[1]
+        assert grads is not None
+        return {k: grads[k] for k in self.param_shapes()}
+
+    def logits(self, X: Any) -> Array:
+        """The last layer's pre-activation (m, n_outputs), evaluation mode."""
+        Xa = V.check_X(X, self.layer_dims[0], self.dtype)
+        return self._forward(self._params, Xa, train=False)[0]
+
+    def predict_proba(self, X: Any) -> Array:
+        """Output activations (m, n_outputs): probabilities (sigmoid, softmax) or values."""
+        return self._out.activate(self.logits(X))
+
+    def predict(self, X: Any) -> Array:
+        """Class labels (m,) for sigmoid (one output) and softmax; values for linear."""
+        return self._out.predict(self.logits(X))
+
+    def accuracy(self, X: Any, y: Any) -> float:
+        """Fraction of examples whose predicted label equals ``y`` (classifiers only)."""
+        if not self._out.is_classifier:
+            raise ValueError(
+                "accuracy needs a classifier (output 'sigmoid' or 'softmax'); use loss()."
+            )
+        Xa, Ya = self._prepare(X, y)
+        return self._accuracy(self._forward(self._params, Xa, train=False)[0], Ya)
+
+    def _accuracy(self, z: Array, Y: Array) -> float:
+        pred = self._out.predict(z)
+        if self._out.name == "softmax":
+            truth = Y if Y.ndim == 1 else np.argmax(Y, axis=1)
+        else:
+            truth = (Y >= 0.5).astype(np.int64)
+            truth = truth[:, 0] if truth.shape[1] == 1 else truth
+        return float(np.mean(pred == truth)) if pred.size else float("nan")
+
+    # -- training ----------
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        lr: float = 0.01,
+        epochs: int = 1000,
+        batch_size: int | None = None,
+        optimizer: str | Optimizer = "gd",
+        X_dev: Any = None,
+        y_dev: Any = None,
+        callback: Callable[[EpochInfo], Any] | None = None,
+        rng: Any = None,
+    ) -> History:
+        """Train in place and return the :class:`History`.
+
+        Args:
+            X: (m, n_inputs). y: labels (see the class docstring).
+            lr: learning rate.
+            epochs: passes over the data.
+            batch_size: mini-batch size (reshuffled every epoch with ``rng``); None = full batch.
+            optimizer: ``"gd"``, ``"momentum"``, ``"adam"`` or an :class:`Optimizer` instance
+                (its state carries over between calls).
+            X_dev, y_dev: optional dev set, evaluated (no dropout, running statistics) every epoch.
+            callback: called with an :class:`EpochInfo` after every epoch; returning True stops.
+            rng: Generator or seed for shuffling and dropout; defaults to the network's generator.
+
+        Raises:
+            TrainingDivergedError: the cost became NaN or infinite (its ``epoch`` and ``history``
+                attributes tell when and what came before).
+        """
+        Xa, Ya = self._prepare(X, y)
+        m = Xa.shape[0]
+        if m == 0:
+            raise ValueError("X has no rows; fit needs at least one example.")
+        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer; got {epochs!r}.")
+        if batch_size is not None and (
+            not isinstance(batch_size, (int, np.integer))
+            or isinstance(batch_size, bool)
+            or batch_size < 1
+        ):
+            raise ValueError(
+                f"batch_size must be a positive integer or None (full batch); got {batch_size!r}."
+            )
+        if not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr <= 0:
+            raise ValueError(f"lr must be a positive finite number; got {lr!r}. Try lr=0.01.")
+        if (X_dev is None) != (y_dev is None):
+            raise ValueError("pass both X_dev and y_dev, or neither.")
+        dev = self._prepare(X_dev, y_dev, "X_dev") if X_dev is not None else None
+        opt = get_optimizer(optimizer)
+        gen = self._rng if rng is None else V.as_generator(rng)
+        dropout_rng = gen if any(p < 1 for p in self.keep_prob) else None
+        full = batch_size is None or batch_size >= m
+        bs = m if full else int(batch_size)  # type: ignore[arg-type]
+        ws = self._ws
+        params = self._params
+        losses: list[float] = []
+        dev_losses: list[float] = []
+        dev_accs: list[float] = []
+        stopped = False
+        start = time.perf_counter()
+
+        def history() -> History:
+            return History(
+                tuple(losses),
+                tuple(dev_losses),
+                tuple(dev_accs),
+                len(losses),
+                opt.name,
+                float(lr),
+                None if full else bs,
+                stopped,
+                time.perf_counter() - start,
+            )
+
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            for epoch in range(1, epochs + 1):
+                total = 0.0
+                perm = None if full else gen.permutation(m)
+                for b0 in range(0, m, bs):
+                    if perm is None:
+                        Xb, Yb = Xa, Ya
+                    else:
+                        idx = perm[b0 : b0 + bs]
+                        n = idx.shape[0]
+                        Xb = np.take(
+                            Xa,
+                            idx,
+                            axis=0,
+                            out=_buffer(ws, ("xb",), (n, Xa.shape[1]), Xa.dtype),
+                            mode="clip",
+                        )
+                        Yb = np.take(
+                            Ya,
+                            idx,
+                            axis=0,
+                            out=_buffer(ws, ("yb",), (n, *Ya.shape[1:]), Ya.dtype),
+                            mode="clip",
+                        )
+                    cost, grads = self._cost_grads(
+                        params,
+                        Xb,
+                        Yb,
+                        train=True,
+                        need_grads=True,
+                        dropout_rng=dropout_rng,
+                        update_running=True,
+                        ws=ws,
+                    )
+                    if not math.isfinite(cost):
+                        losses.append(cost)
+                        err = TrainingDivergedError(
+                            f"training diverged at epoch {epoch}"
+                            + ("" if full else f" (mini-batch starting at row {b0})")
+                            + f": the cost became {cost}. Use a smaller learning rate (lr={lr:g}; "
+                            f"try {lr / 10:g}) or a better initialization (init='he' for ReLU, "
+                            "'lecun' for tanh), and normalize the inputs (trainready.normalize)."
+                        )
+                        err.epoch = epoch  # type: ignore[attr-defined]
+                        err.history = history()  # type: ignore[attr-defined]
+                        raise err
+                    total += cost * Xb.shape[0]
+                    assert grads is not None
+                    opt.step(params, grads, lr, overwrite_grads=True)
+                epoch_loss = total / m
+                losses.append(epoch_loss)
+                info_dev_loss = info_dev_acc = None
+                if dev is not None:
+                    zd, _ = self._forward(params, dev[0], train=False)
+                    info_dev_loss = self._out.cost(zd, dev[1]) + self._l2_term(params, zd.shape[0])
+                    dev_losses.append(info_dev_loss)
+                    if self._out.is_classifier:
+                        info_dev_acc = self._accuracy(zd, dev[1])
+                        dev_accs.append(info_dev_acc)
+                if callback is not None and callback(
+                    EpochInfo(epoch, epochs, epoch_loss, info_dev_loss, info_dev_acc)
+                ):
+                    stopped = True
+                    break
+        return history()
+
+    # -- checks and persistence ----------
+    def gradcheck(self, X: Any, y: Any, **options: Any) -> Any:
+        """Check :meth:`gradients` numerically with :func:`trainready.gradcheck`.
+
+        Runs in float64 on copies: dropout is off, batch norm uses batch statistics and the
+        running statistics are not updated; the network is left exactly as it was.
+
+        Args:
+            X, y: a (small) batch.
+            **options: passed to :func:`trainready.gradcheck` (``mode``, ``eps``, ``rng``...).
+
+        Returns:
+            The gradcheck report (``.passed``, ``.difference``, ``.verdict``).
+        """
+        import trainready
+
+        check = getattr(trainready, "gradcheck", None)
+        if not callable(check):
+            raise RuntimeError("trainready.gradcheck is not available in this installation.")
+        Xa, Ya = self._prepare(X, y)
+        X64 = np.array(Xa, dtype=np.float64)
+        Y64 = Ya if Ya.dtype.kind == "i" else np.array(Ya, dtype=np.float64)
+        p64 = {k: np.array(v, dtype=np.float64) for k, v in self._params.items()}
+
+        def loss(p: Mapping[str, Array]) -> float:
+            return self._cost_grads(p, X64, Y64, train=True, need_grads=False)[0]
+
+        def grads(p: Mapping[str, Array]) -> dict[str, Array]:
+            g = self._cost_grads(p, X64, Y64, train=True, need_grads=True)[1]
+            assert g is not None
+            return g
+
+        return check(loss, p64, grads, **options)
+
+    def save(self, path: Any) -> None:
+        """Save to an ``.npz`` file (no pickle): configuration, parameters, running statistics."""
+        from ._io import save
+
+        save(self, path)
+
+    @classmethod
+    def load(cls, path: Any) -> MLP:
+        """Load a network saved by :meth:`save`.
+
+        Raises:
+            trainready.errors.FormatError: not a trainready network file, or a newer format.
+        """
+        from ._io import load
+
+        return load(path)
