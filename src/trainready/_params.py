@@ -71,7 +71,7 @@ def _as_array(value: Any, what: str) -> NDArray[Any]:
         value = value.detach().cpu().numpy()
     try:
         arr = np.asarray(value)
-    except Exception as exc:  # noqa: BLE001 - report any conversion failure the same way
+    except Exception as exc:
         raise TypeError(f"{what} must be array-like; got {type(value).__name__}") from exc
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)

@@ -1,0 +1,19 @@
+"""Numerical gradient checking that says whether backprop is wrong, where, and how.
+
+Re-exports :func:`gradcheck`, :func:`check_derivative` and the report classes.
+"""
+
+from ._check import AUTO_FULL_MAX, gradcheck
+from ._derivative import DerivativeCheck, check_derivative
+from ._report import GradcheckReport, Kink, ParamResult, Probe
+
+__all__ = [
+    "AUTO_FULL_MAX",
+    "DerivativeCheck",
+    "GradcheckReport",
+    "Kink",
+    "ParamResult",
+    "Probe",
+    "check_derivative",
+    "gradcheck",
+]

@@ -1,0 +1,128 @@
+"""Judge compared elements: mismatch beyond the error estimate, per parameter and overall."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .._params import ParamSpec
+from ._hints import explain
+from ._numeric import MACHINE_EPS
+from ._report import ParamResult, classify
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+
+
+@dataclass(frozen=True)
+class Judgement:
+    params: dict[str, ParamResult]
+    difference: float  # raw textbook figure over compared, non-excluded elements
+    excess: float  # the verdict's figure
+
+
+def relative_difference(numeric: FloatArray, analytic: FloatArray) -> float:
+    """``||n - a|| / (||n|| + ||a||)``; 0 when both are zero."""
+    denom = float(np.linalg.norm(numeric) + np.linalg.norm(analytic))
+    return float(np.linalg.norm(numeric - analytic)) / denom if denom > 0 else 0.0
+
+
+def element_excess(
+    g: FloatArray, numeric: FloatArray, error: FloatArray, typical: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Absolute and relative mismatch beyond each element's error estimate.
+
+    The relative figure divides by the element's own size, or by 1/1000 of its tensor's typical
+    gradient size (``typical``) where that is larger, so elements that are all but zero are not
+    judged on their own tiny scale.
+    """
+    rounding = 64 * MACHINE_EPS * (np.abs(g) + np.abs(numeric))
+    beyond = np.maximum(0.0, np.abs(g - numeric) - error - rounding)
+    scale = np.abs(g) + np.abs(numeric) + 1e-3 * typical
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(scale > 0, beyond / scale, 0.0)
+    return beyond, rel
+
+
+def judge(
+    spec: ParamSpec,
+    theta: FloatArray,
+    g: FloatArray,
+    coords: IntArray,
+    numeric: FloatArray,
+    error: FloatArray,
+    excluded: NDArray[np.bool_],
+) -> Judgement:
+    """Per-parameter results and the overall figures for element-wise comparisons."""
+    keep = ~excluded
+    owner = np.searchsorted(np.asarray(spec.offsets), coords, side="right") - 1
+    typical = np.zeros(coords.size)
+    for t in range(len(spec.names)):
+        m = owner == t
+        if m.any():
+            typical[m] = np.sqrt(np.mean(g[coords[m]] ** 2)) + np.sqrt(np.mean(numeric[m] ** 2))
+    gc = g[coords]
+    beyond, rel = element_excess(gc, numeric, error, typical)
+    beyond[~keep] = 0.0
+    rel[~keep] = 0.0
+    flagged = rel >= 1e-7
+    denom = float(np.linalg.norm(numeric[keep]) + np.linalg.norm(gc[keep]))
+    vector_excess = float(np.linalg.norm(beyond)) / denom if denom > 0 else 0.0
+    results: dict[str, ParamResult] = {}
+    for t, (name, shape, size) in enumerate(zip(spec.names, spec.shapes, spec.sizes, strict=True)):
+        m = np.flatnonzero(owner == t)
+        if m.size == 0:
+            results[name] = ParamResult(name, shape, 0, float("nan"), 0.0, "ok", None, None, None)
+            continue
+        local = coords[m] - spec.offsets[t]
+        mk = m[keep[m]]
+        diff = relative_difference(numeric[mk], gc[mk]) if mk.size else 0.0
+        d_t = float(np.linalg.norm(numeric[mk]) + np.linalg.norm(gc[mk]))
+        excess_t = max(
+            float(np.linalg.norm(beyond[m])) / d_t if d_t > 0 else 0.0,
+            float(rel[m].max()),
+        )
+        verdict = classify(excess_t)
+        worst_j = (
+            m[int(np.argmax(rel[m]))]
+            if rel[m].max() > 0
+            else m[int(np.argmax(np.abs(numeric[m] - gc[m])))]
+        )
+        worst_index = np.unravel_index(int(coords[worst_j] - spec.offsets[t]), shape)
+        hint = ""
+        if verdict != "ok":
+            active = (np.abs(gc[m]) > error[m]) | (np.abs(numeric[m]) > error[m])
+            hint = explain(
+                name,
+                shape,
+                local,
+                gc[m],
+                numeric[m],
+                theta[coords[m]],
+                flagged[m],
+                complete=m.size == size,
+                active=active,
+            )
+        mism = m[flagged[m]]
+        mism = mism[np.argsort(-rel[mism])][:10]
+        results[name] = ParamResult(
+            name=name,
+            shape=shape,
+            checked=int(m.size),
+            difference=diff,
+            excess=excess_t,
+            verdict=verdict,
+            worst_index=tuple(int(k) for k in worst_index),
+            numeric=float(numeric[worst_j]),
+            analytic=float(gc[worst_j]),
+            hint=hint,
+            mismatched=tuple(
+                tuple(int(k) for k in np.unravel_index(int(coords[j] - spec.offsets[t]), shape))
+                for j in mism
+            ),
+        )
+    raw = relative_difference(numeric[keep], gc[keep]) if keep.any() else 0.0
+    excess = max([vector_excess] + [r.excess for r in results.values()])
+    return Judgement(results, raw, excess)

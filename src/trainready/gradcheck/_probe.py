@@ -1,0 +1,184 @@
+"""Probe mode: random directional derivatives, then bisection to localize a mismatch.
+
+A probe compares ``g · u`` with the derivative of ``t -> J(theta + t u)`` (Richardson over
+t and t/2, 4 loss calls) for a Gaussian ``u``, whatever N is. Its tolerance is its own error
+estimate, not a fixed rtol, so one element k% wrong shifts it by ~k% of ``|g_i u_i|``, far above
+the noise floor. A failing probe's direction is then restricted to each tensor, and to halves of
+a tensor (the right half's mismatch is the parent's minus the left's, so only the left half is
+probed), which finds one wrong element among N in ``O(T + log2 N)`` probes; the element is then
+confirmed, and a few more elements of its tensor are checked to tell one wrong element from a
+wrong tensor (a factor, a sign, a missing term).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._numeric import MACHINE_EPS, central_step, five_point, relative_noise
+from ._objective import Objective
+from ._report import Probe
+
+FloatArray = NDArray[np.float64]
+
+# Localize at most this many mismatched tensors; check this many extra elements of each.
+MAX_LOCALIZED = 3
+CHARACTERIZE = 6
+# A probe counts only if its relative mismatch beyond error is at least this.
+PROBE_FLOOR = 1e-10
+
+
+@dataclass(frozen=True)
+class Directional:
+    """One directional-derivative comparison; ``mismatch`` is signed (analytic - numeric)."""
+
+    analytic: float
+    numeric: float
+    error: float
+    step: float
+    kinked: bool
+
+    @property
+    def mismatch(self) -> float:
+        return self.analytic - self.numeric
+
+    @property
+    def beyond(self) -> float:
+        """Relative mismatch beyond the error estimate (0 when within it)."""
+        over = abs(self.mismatch) - self.error
+        scale = abs(self.analytic) + abs(self.numeric)
+        return over / scale if over > 0 and scale > 0 else 0.0
+
+    @property
+    def significant(self) -> bool:
+        return not self.kinked and self.beyond >= PROBE_FLOOR
+
+
+def directional(
+    obj: Objective,
+    g: FloatArray,
+    u: FloatArray,
+    start: int,
+    stop: int,
+    f0: float,
+    sigma: float,
+    t0: float,
+) -> Directional:
+    """Compare ``g[start:stop] · u`` with the numeric directional derivative along u."""
+    gu = g[start:stop] * u
+    analytic = float(gu.sum())
+    rounding = 8 * MACHINE_EPS * float(np.abs(gu).sum())
+    result = None
+    for t in (t0, t0 / 10, t0 / 100):
+        vals = [obj.along(u, s, start, stop) for s in (-t, -t / 2, t / 2, t)]
+        pts = five_point(f0, *(np.array([v]) for v in vals), np.array([t]), sigma)
+        result = Directional(
+            analytic=analytic,
+            numeric=float(pts.estimate[0]),
+            error=float(pts.error[0]) + rounding,
+            step=t,
+            kinked=bool(pts.kink[0]),
+        )
+        if not result.kinked:
+            break
+    if result is None:  # pragma: no cover - the loop above always runs
+        raise RuntimeError("no probe step was tried")
+    return result
+
+
+def probe_direction(
+    rng: np.random.Generator, theta: FloatArray, start: int = 0, stop: int | None = None
+) -> FloatArray:
+    """A Gaussian direction scaled like the steps: u_i ~ N(0, 1) * max(1, |theta_i|)."""
+    seg = theta[start:stop]
+    return rng.standard_normal(seg.size) * np.maximum(1.0, np.abs(seg))
+
+
+def split_point(lo: int, hi: int, offsets: tuple[int, ...]) -> int:
+    """Where to halve ``[lo, hi)``: at the tensor boundary nearest the middle, if any."""
+    inner = [o for o in offsets if lo < o < hi]
+    mid = (lo + hi) // 2
+    return min(inner, key=lambda o: abs(o - mid)) if inner else mid
+
+
+@dataclass
+class Localization:
+    """Where bisection led: the element, and ranges that also mismatched but were not followed."""
+
+    index: int
+    unexplored: list[tuple[int, int]]
+    probes: list[Probe]
+
+
+def bisect(
+    obj: Objective,
+    g: FloatArray,
+    u: FloatArray,
+    lo: int,
+    hi: int,
+    parent: Directional,
+    f0: float,
+    sigma: float,
+    t0: float,
+) -> Localization:
+    """Follow the larger mismatch down to one element of ``[lo, hi)`` (u covers all of theta)."""
+    mismatch, error = parent.mismatch, parent.error
+    unexplored: list[tuple[int, int]] = []
+    probes: list[Probe] = []
+    offsets = obj.spec.offsets
+    while hi - lo > 1:
+        mid = split_point(lo, hi, offsets)
+        left = directional(obj, g, u[lo:mid], lo, mid, f0, sigma, t0)
+        probes.append(_as_probe(obj, left, lo, mid))
+        m_left, e_left = left.mismatch, left.error
+        m_right, e_right = mismatch - m_left, error + e_left
+        sig_left = abs(m_left) > e_left
+        sig_right = abs(m_right) > e_right
+        go_left = (
+            abs(m_left) / e_left >= abs(m_right) / e_right
+            if e_left > 0 and e_right > 0
+            else abs(m_left) >= abs(m_right)
+        )
+        if sig_left and sig_right:
+            unexplored.append((mid, hi) if go_left else (lo, mid))
+        if go_left:
+            hi, mismatch, error = mid, m_left, e_left
+        else:
+            lo, mismatch, error = mid, m_right, e_right
+    return Localization(lo, unexplored, probes)
+
+
+def _as_probe(obj: Objective, d: Directional, lo: int, hi: int) -> Probe:
+    return Probe(
+        support=_describe_range(obj, lo, hi),
+        analytic=d.analytic,
+        numeric=d.numeric,
+        error=d.error,
+        significant=d.significant,
+        step=d.step,
+    )
+
+
+def _describe_range(obj: Objective, lo: int, hi: int) -> str:
+    spec = obj.spec
+    if lo == 0 and hi == spec.size:
+        return "all"
+    first, last = spec.locate(lo), spec.locate(hi - 1)
+    if first[0] == last[0]:
+        sl = spec.slice_of(first[0])
+        if lo == sl.start and hi == sl.stop:
+            return first[0]
+        return f"{first[0]} elements {lo - sl.start}..{hi - 1 - sl.start} (flat)"
+    return f"{first[0]}..{last[0]}"
+
+
+def probe_step(sigma: float, f0: float) -> float:
+    """Probe step: eta^(1/3), which separated bugs from noise best for random directions."""
+    return central_step(relative_noise(sigma, f0))
+
+
+def as_probe(obj: Objective, d: Directional, lo: int, hi: int) -> Probe:
+    """Public wrapper of the Probe record for a directional comparison over ``[lo, hi)``."""
+    return _as_probe(obj, d, lo, hi)
