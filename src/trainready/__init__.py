@@ -25,6 +25,7 @@ from . import errors
 from ._params import ParamSpec, params_to_vector, vector_to_params
 
 # --- gradcheck (issue 2) ---
+from .gradcheck import GradcheckReport, check_derivative, gradcheck
 # --- normalize (issue 5) ---
 from . import normalize
 from .normalize import MinMaxScaler, StandardScaler, audit
@@ -35,9 +36,12 @@ from . import init
 __version__ = "0.1.0"
 
 __all__ = [
+    "GradcheckReport",
     "ParamSpec",
     "__version__",
+    "check_derivative",
     "errors",
+    "gradcheck",
     "params_to_vector",
     "vector_to_params",
     # --- __all__ additions: keep sorted within each block ---
