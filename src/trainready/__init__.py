@@ -32,6 +32,7 @@ from .normalize import MinMaxScaler, StandardScaler, audit
 # --- init and signal (issue 4) ---
 from . import init
 # --- nn and datasets (issue 3) ---
+from . import datasets, nn
 
 __version__ = "0.1.0"
 
@@ -52,6 +53,9 @@ __all__ = [
     "normalize",
     # init and signal (issue 4)
     "init",
+    # nn and datasets (issue 3)
+    "datasets",
+    "nn",
 ]
 
 # Submodules loaded on first attribute access (they import optional dependencies).
