@@ -182,11 +182,18 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
                 if "__header__" not in npz.files:
                     raise _bad(path, "the npz archive has no '__header__' entry (a foreign file)")
-                header = json.loads(str(npz["__header__"][()]))
+                head = npz["__header__"]
                 arrays = {k: npz[k] for k in npz.files if k != "__header__"}
+            if not isinstance(head, np.ndarray) or head.dtype.kind != "U":
+                raise _bad(path, "its '__header__' entry is not a text array")
+            if any(not isinstance(a, np.ndarray) for a in arrays.values()):
+                raise _bad(path, "an entry of the npz archive is not a NumPy array")
+            header = json.loads(str(head[()]))
+            if not isinstance(header, dict):
+                raise _bad(path, "its header is not a JSON object")
         except FormatError:
             raise
-        except (ValueError, OSError, zipfile.BadZipFile, KeyError, EOFError) as exc:
+        except (ValueError, OSError, zipfile.BadZipFile, KeyError, EOFError, TypeError) as exc:
             raise _bad(
                 path, f"the npz archive cannot be read ({type(exc).__name__}: {exc})"
             ) from exc

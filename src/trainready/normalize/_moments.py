@@ -132,9 +132,11 @@ def chunk_moments(
     with np.errstate(over="ignore", invalid="ignore"):
         count, s1, s2, finite = _block_sums(X, axis, shift, omit)
     if not finite:
-        if not omit:
+        if not omit and not np.isfinite(X).all():
             return None
-        # Finite entries overflowed when squared: redo those features scaled (rare).
+        # Finite entries overflowed when squared: compute again, scaled (rare).
+        if not omit:
+            count = np.full(n_feat, float(X.size // n_feat))
         return _scaled_moments(X, axis, count)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, s1 / np.maximum(count, 1.0), 0.0)
@@ -160,7 +162,7 @@ def _scaled_moments(X: NDArray[Any], axis: int, count: F64) -> tuple[F64, F64, F
     x = np.asarray(X, dtype=np.float64)
     fin = np.isfinite(x)
     xz = np.where(fin, x, 0.0)
-    scale = np.add.reduce(np.abs(xz), axis=others) / np.maximum(count, 1.0)
+    scale = np.maximum.reduce(np.abs(xz), axis=others)
     scale = np.where(scale > 0, scale, 1.0)
     bs = _bshape(X.ndim, axis)
     z = xz / scale.reshape(bs)
