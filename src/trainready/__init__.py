@@ -30,7 +30,8 @@ from .gradcheck import GradcheckReport, check_derivative, gradcheck
 from . import normalize
 from .normalize import MinMaxScaler, StandardScaler, audit
 # --- init and signal (issue 4) ---
-from . import init
+from . import init, signal
+from .signal import diagnose
 # --- nn and datasets (issue 3) ---
 from . import datasets, nn
 
@@ -52,7 +53,9 @@ __all__ = [
     "audit",
     "normalize",
     # init and signal (issue 4)
+    "diagnose",
     "init",
+    "signal",
     # nn and datasets (issue 3)
     "datasets",
     "nn",

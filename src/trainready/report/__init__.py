@@ -1,0 +1,11 @@
+"""Rendering: text tables, matplotlib figures and reports. Computing happens elsewhere.
+
+Every plotting function imports matplotlib on first use (with the Agg backend when no backend was
+chosen), returns the ``matplotlib.figure.Figure`` and never calls ``plt.show``.
+"""
+
+from __future__ import annotations
+
+from .signal_plots import plot_activation_histograms, plot_signal
+
+__all__ = ["plot_activation_histograms", "plot_signal"]

@@ -1,0 +1,59 @@
+"""The signal doctor: what a network does to its signal, layer by layer, and what to change.
+
+Deep networks fail silently when each layer multiplies the signal by a constant factor: after 50
+layers a factor 0.41 (PyTorch's default U(±1/sqrt(n)) before ReLUs) leaves 3e-20 of it, a factor
+11 (N(0, 1) at width 256) 1e52. This module separates two steps so that any framework can reuse
+the second:
+
+1. **record** (:func:`record`): push a batch forward and a gradient backward and keep, per layer,
+   a frozen :class:`LayerRecord` -- pre-activation and activation mean and std, dead and saturated
+   fractions, duplicate units, gradient norms and their ratio to the weights.
+2. **judge** (:func:`judge`): turn a :class:`SignalRecord` into :class:`Finding` objects --
+   ``"vanishing"``, ``"exploding"``, ``"dead_units"``, ``"saturation"``, ``"symmetry"``
+   (plus ``"unnormalized_input"`` from :func:`trainready.normalize.audit` in :func:`diagnose`).
+
+:func:`diagnose` does both and verifies each fix by re-running the statistics with it on a copy.
+:func:`deep_linear` is the textbook experiment (``W = scale * I``: exact powers of ``scale``).
+Figures live in :mod:`trainready.report.signal_plots`.
+
+Example:
+    >>> import numpy as np, trainready as tr
+    >>> r = tr.signal.deep_linear(50, 0.5)
+    >>> float(r.activation_ratio[-1]) == 0.5**50
+    True
+"""
+
+from __future__ import annotations
+
+from ._diagnose import DeepLinear, Diagnosis, compare, deep_linear, diagnose
+from ._findings import (
+    KINDS,
+    Finding,
+    Thresholds,
+    backward_ratio,
+    forward_ratio,
+    judge,
+    required_gain,
+)
+from ._record import SATURATION_Z, LayerRecord, Network, SignalRecord, as_network, record
+
+__all__ = [
+    "KINDS",
+    "SATURATION_Z",
+    "DeepLinear",
+    "Diagnosis",
+    "Finding",
+    "LayerRecord",
+    "Network",
+    "SignalRecord",
+    "Thresholds",
+    "as_network",
+    "backward_ratio",
+    "compare",
+    "deep_linear",
+    "diagnose",
+    "forward_ratio",
+    "judge",
+    "record",
+    "required_gain",
+]
