@@ -211,8 +211,9 @@ class MLP:
 
         Assigning a mapping replaces them all: names and shapes are checked against
         :meth:`param_shapes` (a bias of shape ``(n, 1)`` is accepted and flattened) and the values
-        are copied in the network's dtype. Modifying an array of the returned dict in place
-        modifies the network.
+        are copied in the network's dtype. Batch-norm ``gamma{l}``/``beta{l}`` may be left out:
+        they then keep their current values (1 and 0 at construction). Modifying an array of the
+        returned dict in place modifies the network.
         """
         return dict(self._params)
 
@@ -229,6 +230,11 @@ class MLP:
         if not isinstance(value, Mapping):
             raise TypeError(f"params must be a mapping name -> array; got {type(value).__name__}.")
         shapes = self.param_shapes()
+        current: Mapping[str, Any] = getattr(self, "_params", {})
+        value = dict(value)
+        for name, shape in shapes.items():  # batch-norm parameters may be left out
+            if name.startswith(("gamma", "beta")) and name not in value:
+                value[name] = current.get(name, np.full(shape, name.startswith("gamma") * 1.0))
         missing = [k for k in shapes if k not in value]
         unknown = [k for k in value if k not in shapes]
         if missing or unknown:
@@ -615,11 +621,8 @@ class MLP:
         Returns:
             The gradcheck report (``.passed``, ``.difference``, ``.verdict``).
         """
-        import trainready
+        from ..gradcheck import gradcheck as check
 
-        check = getattr(trainready, "gradcheck", None)
-        if not callable(check):
-            raise RuntimeError("trainready.gradcheck is not available in this installation.")
         Xa, Ya = self._prepare(X, y)
         X64 = np.array(Xa, dtype=np.float64)
         Y64 = Ya if Ya.dtype.kind == "i" else np.array(Ya, dtype=np.float64)
