@@ -654,6 +654,6 @@ def lsuv(
         >>> tr.init.lsuv(net, X, rng=0) is net
         True
     """
-    from .signal import _lsuv  # the signal module owns the traced forward pass
+    from .signal._diagnose import _lsuv  # the signal module owns the traced forward pass
 
     return _lsuv(model, X, tol=tol, max_iter=max_iter, rng=rng, orthonormal=orthonormal)
