@@ -366,3 +366,27 @@ def test_import_trainready_imports_only_numpy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert tr.StandardScaler is StandardScaler and tr.MinMaxScaler is MinMaxScaler
+
+
+@pytest.mark.parametrize("cls", [StandardScaler, MinMaxScaler])
+def test_float32_transform_has_no_offset_bias(cls: type) -> None:
+    """float32 kernels split the offset: results within a few ulps of the exactly rounded ones."""
+    rng = np.random.default_rng(11)
+    X = (rng.normal(size=(3000, 4)) * [1, 3, 0.5, 2] + [4e4, -1e5, 0.0, 7.0]).astype(np.float32)
+    sc = cls().fit(X)
+    a, b, mode = sc._affine_params(False)
+    X64 = X.astype(np.float64)
+    exact = (X64 - a) / b if mode == "sub_div" else X64 * b + a
+    Z = sc.transform(X)
+    assert Z.dtype == np.float32
+
+    def ulp(v: np.ndarray) -> np.ndarray:
+        return np.spacing(np.abs(v).astype(np.float32)).astype(np.float64)
+
+    # a float32-rounded mean would shift whole columns by ~ulp(4e4) / std = 4e-3; we allow 1e-6
+    assert np.all(np.abs(Z - exact) <= 4 * ulp(exact) + 1e-6)
+    back = sc.inverse_transform(Z).astype(np.float64)
+    Z64 = Z.astype(np.float64)
+    exact_back = Z64 * b + a if mode == "sub_div" else (Z64 - a) / b
+    offset = a if mode == "sub_div" else -a / b  # the column offset in x units
+    assert np.all(np.abs(back - exact_back) <= 4 * ulp(exact_back) + 2 * ulp(offset))

@@ -26,7 +26,7 @@ __all__ = ["RunningMoments", "chunk_moments", "feature_view"]
 F64 = NDArray[np.float64]
 
 # About 1 MiB of float64 per block: large enough for fast ufunc loops, small enough for L2.
-_BLOCK_ELEMENTS = 1 << 17
+_BLOCK_ELEMENTS = 1 << 16
 # Recompute a chunk around its own mean when S2 / m2 exceeds this (at most 1 bit lost).
 _CANCELLATION_LIMIT = 2.0
 
@@ -79,8 +79,11 @@ def _block_sums(X: NDArray[Any], axis: int, shift: F64, omit: bool) -> tuple[F64
             y[~mask] = 0.0
             count += np.add.reduce(mask, axis=others, dtype=np.float64)
         if two_d:
-            s1 += ones[: y.shape[0]] @ y
-            s2 += np.einsum("ij,ij->j", y, y)
+            # two BLAS matrix-vector products on the cache-resident block
+            o = ones[: y.shape[0]]
+            s1 += o @ y
+            np.square(y, out=y)
+            s2 += o @ y
         else:
             s1 += np.add.reduce(y, axis=others)
             s2 += np.einsum(y, subs, y, subs, [axis])

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ConstantFeatureWarning
-from ._base import ScalerBase
+from ._base import ScalerBase, split_hi_lo
 from ._inputs import warn_user
 from ._moments import RunningMoments
 
@@ -160,6 +160,14 @@ class StandardScaler(ScalerBase):
             ("mul_add" if inverse else "sub_div"),
         )
 
+    def _f32_params(self, inverse: bool) -> tuple[NDArray[np.float64], ...]:
+        m, s, _ = self._affine_params(False)
+        hi, lo = split_hi_lo(m)
+        zero = np.zeros_like(m)
+        if inverse:  # x = (z * s + lo) + hi
+            return zero, s, lo, hi
+        return hi, 1.0 / s, -lo / s, zero  # z = (x - hi) / s - lo / s
+
     def to_torchvision(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """``(mean, std)`` as tuples of floats for ``torchvision.transforms.Normalize(mean, std)``.
 
@@ -306,6 +314,15 @@ class MinMaxScaler(ScalerBase):
 
     def _affine_params(self, inverse: bool) -> tuple[NDArray[np.float64], NDArray[np.float64], str]:
         return self.min_, self.scale_, ("sub_div" if inverse else "mul_add")
+
+    def _f32_params(self, inverse: bool) -> tuple[NDArray[np.float64], ...]:
+        lo_r = float(self.feature_range[0])
+        d, k = self.data_min_, self.scale_
+        hi, lo = split_hi_lo(d)
+        zero = np.zeros_like(d)
+        if inverse:  # x = (z - low) / k + lo + hi
+            return np.full_like(d, lo_r), 1.0 / k, lo, hi
+        return hi, k, lo_r - lo * k, zero  # z = (x - hi) * k + (low - lo * k)
 
     def clip_output(self, inverse: bool) -> bool:
         return bool(self.clip) and not inverse
