@@ -8,8 +8,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ConstantFeatureWarning
-from ._base import ScalerBase, split_hi_lo
+from ._base import ScalerBase
 from ._inputs import warn_user
+from ._kernels import split_hi_lo
 from ._moments import RunningMoments
 
 __all__ = ["MinMaxScaler", "StandardScaler"]
