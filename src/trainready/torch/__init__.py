@@ -1,0 +1,30 @@
+"""Every trainready check for PyTorch models: gradients, initialization, the signal doctor.
+
+The NumPy core does the maths; this package only moves tensors to named float64 arrays and back
+and records per-layer statistics through hooks.
+
+- :func:`gradcheck` -- check autograd's gradient of ``loss_fn()`` for an ``nn.Module`` or tensors
+  (parameters converted to float64 for the check, restored bit-exactly afterwards).
+- :func:`check_function` -- check a custom ``torch.autograd.Function``'s backward, like
+  ``torch.autograd.gradcheck`` but with a verdict, a location and a hint.
+
+Needs the optional dependency ``torch`` (``pip install 'trainready[torch]'``). Inside this
+package ``import torch`` is absolute and means PyTorch.
+
+Example:
+    >>> import torch, trainready as tr
+    >>> model = torch.nn.Linear(3, 1)
+    >>> X = torch.randn(5, 3)
+    >>> tr.torch.gradcheck(lambda: model(X).pow(2).mean(), model).passed
+    True
+"""
+
+from __future__ import annotations
+
+from .._optional import require
+
+require("torch", "trainready.torch")
+
+from ._gradcheck import check_function, gradcheck  # noqa: E402
+
+__all__ = ["check_function", "gradcheck"]
