@@ -258,20 +258,30 @@ def _as_batch(X: Any, n_in: int) -> FloatArray:
 
 
 def _duplicates(W: FloatArray, b: FloatArray, W_next: FloatArray | None, gen: Any) -> float:
-    """Fraction of units (rows of W) that duplicate another: same row, bias and outgoing column."""
+    """Fraction of units (rows of W) that duplicate another: same row, bias and outgoing column.
+
+    Rows are hashed by a random projection; rows whose hashes collide are then compared exactly
+    with the first row of their group, so the cost is O(n_in n_out) however many units match.
+    """
     n = W.shape[0]
     if n < 2 or W_next is None:
         return 0.0
     key = W @ gen.standard_normal(W.shape[1]) + b * 0.7071067811865476
     key = key + W_next.T @ gen.standard_normal(W_next.shape[0])
-    _, counts = np.unique(key, return_counts=True)
-    if counts.max() == 1:
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    same = np.flatnonzero(k[1:] == k[:-1]) + 1  # positions equal to their predecessor
+    if same.size == 0:
         return 0.0
-    # confirm exactly (a projection collision is not proof)
-    full = np.concatenate([W, b[:, None], W_next.T], axis=1)
-    _, inverse = np.unique(full, axis=0, return_inverse=True)
-    distinct = len(np.unique(inverse))
-    return (n - distinct) / n
+    start = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])  # first position of each group
+    rep = order[start[np.searchsorted(start, same, side="right") - 1]]
+    cand = order[same]
+    equal = (
+        np.all(W[cand] == W[rep], axis=1)
+        & (b[cand] == b[rep])
+        & np.all(W_next[:, cand] == W_next[:, rep], axis=0)
+    )
+    return float(np.count_nonzero(equal)) / n
 
 
 def _sample(a: FloatArray) -> FloatArray:
@@ -345,22 +355,22 @@ def trace(net: Network, X: FloatArray, y: Any = None, *, rng: RngLike = 0) -> Si
         zL = z
         # ---- backward
         if y is None:
+            # the probe loss is mean_i <G_i, z_i> with G ~ N(0, 1): dLoss/dz = G / m
             delta = gen.standard_normal(zL.shape)
+            delta /= m
             source = "probe"
-            scale = 1.0 / m  # loss = mean over rows of <G_i, z_i>
         else:
             head = get_output(net.output)
             yp = head.prepare_targets(y, n_out=zL.shape[1], n_samples=m, dtype=np.float64)
             delta = head.cost_and_grad(zL, yp)[1]
             source = "loss"
-            scale = 1.0  # the loss's gradient is already a mean
         layers: list[LayerRecord] = [None] * L  # type: ignore[list-item]
         for l in range(L, 0, -1):
             W, b = P[f"W{l}"], P[f"b{l}"]
             a_prev = outs[l - 1]
-            dW = (delta.T @ a_prev) * scale
+            dW = delta.T @ a_prev
             gW = _fro(dW)
-            gb = _fro(delta.sum(axis=0) * scale)
+            gb = _fro(delta.sum(axis=0))
             d_norm = _fro(delta)
             wn = _fro(W)
             st = fwd[l - 1]
