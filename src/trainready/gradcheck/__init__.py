@@ -1,9 +1,10 @@
 """Numerical gradient checking that says whether backprop is wrong, where, and how.
 
-Re-exports :func:`gradcheck`, :func:`check_derivative` and the report classes.
+Re-exports :func:`gradcheck`, :func:`check_derivative`, :func:`numeric_gradient` and the
+report classes.
 """
 
-from ._check import AUTO_FULL_MAX, gradcheck
+from ._check import AUTO_FULL_MAX, gradcheck, numeric_gradient
 from ._derivative import DerivativeCheck, check_derivative
 from ._report import GradcheckReport, Kink, ParamResult, Probe
 
@@ -16,4 +17,5 @@ __all__ = [
     "Probe",
     "check_derivative",
     "gradcheck",
+    "numeric_gradient",
 ]

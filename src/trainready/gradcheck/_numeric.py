@@ -45,7 +45,7 @@ def ecnoise(values: FloatArray) -> tuple[float, bool]:
 
     Returns:
         ``(sigma, reliable)``: the estimate, and whether a consistent level was found (if not,
-        sigma is the smallest level seen, an upper bound when the table is smooth-dominated).
+        sigma is the smallest level above the first, an upper bound).
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -69,8 +69,9 @@ def ecnoise(values: FloatArray) -> tuple[float, bool]:
         trio = levels[k : k + 3]
         if min(trio) > 0 and max(trio) <= 4 * min(trio) and sign_change[k]:
             return levels[k], True
-    positive = [s for s in levels if s > 0]
-    return (min(positive) if positive else 0.0), False
+    # No consistent level: the smallest of the higher levels (level 1 carries the slope) is an
+    # upper bound; 0 when they vanish (a polynomial of low degree, noise below resolution).
+    return min(levels[1:]) if len(levels) > 1 else levels[0], False
 
 
 def relative_noise(sigma: float, f0: float) -> float:

@@ -56,36 +56,56 @@ class Directional:
         return not self.kinked and self.beyond >= PROBE_FLOOR
 
 
-def directional(
-    obj: Objective,
-    g: FloatArray,
-    u: FloatArray,
-    start: int,
-    stop: int,
-    f0: float,
-    sigma: float,
-    t0: float,
-) -> Directional:
-    """Compare ``g[start:stop] · u`` with the numeric directional derivative along u."""
-    gu = g[start:stop] * u
-    analytic = float(gu.sum())
-    rounding = 8 * MACHINE_EPS * float(np.abs(gu).sum())
-    result = None
-    for t in (t0, t0 / 10, t0 / 100):
-        vals = [obj.along(u, s, start, stop) for s in (-t, -t / 2, t / 2, t)]
-        pts = five_point(f0, *(np.array([v]) for v in vals), np.array([t]), sigma)
-        result = Directional(
-            analytic=analytic,
-            numeric=float(pts.estimate[0]),
-            error=float(pts.error[0]) + rounding,
-            step=t,
-            kinked=bool(pts.kink[0]),
+class Prober:
+    """Directional comparisons with a shared step that only shrinks.
+
+    When a direction crosses a kink even at a smaller step, later probes start at that smaller
+    step (fewer crossings); a probe that mismatches is confirmed at a quarter of its step, since
+    a wrong gradient mismatches at every step while a kink's artefact does not.
+    """
+
+    def __init__(self, obj: Objective, g: FloatArray, f0: float, sigma: float, t0: float) -> None:
+        self.obj, self.g, self.f0, self.sigma, self.step = obj, g, f0, sigma, t0
+
+    def _once(
+        self, u: FloatArray, start: int, stop: int, t0: float, sticky: bool = True
+    ) -> Directional:
+        gu = self.g[start:stop] * u
+        analytic = float(gu.sum())
+        rounding = 8 * MACHINE_EPS * float(np.abs(gu).sum())
+        t = t0
+        for t in (t0, t0 / 10, t0 / 100):
+            vals = [self.obj.along(u, s, start, stop) for s in (-t, -t / 2, t / 2, t)]
+            pts = five_point(self.f0, *(np.array([v]) for v in vals), np.array([t]), self.sigma)
+            result = Directional(
+                analytic=analytic,
+                numeric=float(pts.estimate[0]),
+                error=float(pts.error[0]) + rounding,
+                step=t,
+                kinked=bool(pts.kink[0]),
+            )
+            if not result.kinked:
+                if sticky:
+                    self.step = min(self.step, t)
+                return result
+        return result
+
+    def probe(
+        self, u: FloatArray, start: int = 0, stop: int | None = None, *, confirm: bool = False
+    ) -> Directional:
+        """Compare ``g[start:stop] · u`` with the numeric derivative along u (u has that length)."""
+        stop = self.obj.spec.size if stop is None else stop
+        first = self._once(u, start, stop, self.step)
+        if not (confirm and first.significant):
+            return first
+        second = self._once(u, start, stop, first.step / 4, sticky=False)
+        agree = (
+            second.significant
+            and np.sign(second.mismatch) == np.sign(first.mismatch)
+            and abs(second.mismatch - first.mismatch)
+            <= first.error + second.error + 0.25 * max(abs(first.mismatch), abs(second.mismatch))
         )
-        if not result.kinked:
-            break
-    if result is None:  # pragma: no cover - the loop above always runs
-        raise RuntimeError("no probe step was tried")
-    return result
+        return first if agree else second
 
 
 def probe_direction(
@@ -112,35 +132,24 @@ class Localization:
     probes: list[Probe]
 
 
-def bisect(
-    obj: Objective,
-    g: FloatArray,
-    u: FloatArray,
-    lo: int,
-    hi: int,
-    parent: Directional,
-    f0: float,
-    sigma: float,
-    t0: float,
-) -> Localization:
+def bisect(prober: Prober, u: FloatArray, lo: int, hi: int, parent: Directional) -> Localization:
     """Follow the larger mismatch down to one element of ``[lo, hi)`` (u covers all of theta)."""
     mismatch, error = parent.mismatch, parent.error
     unexplored: list[tuple[int, int]] = []
     probes: list[Probe] = []
-    offsets = obj.spec.offsets
+    offsets = prober.obj.spec.offsets
     while hi - lo > 1:
         mid = split_point(lo, hi, offsets)
-        left = directional(obj, g, u[lo:mid], lo, mid, f0, sigma, t0)
-        probes.append(_as_probe(obj, left, lo, mid))
+        left = prober.probe(u[lo:mid], lo, mid)
+        probes.append(_as_probe(prober.obj, left, lo, mid))
         m_left, e_left = left.mismatch, left.error
         m_right, e_right = mismatch - m_left, error + e_left
         sig_left = abs(m_left) > e_left
         sig_right = abs(m_right) > e_right
-        go_left = (
-            abs(m_left) / e_left >= abs(m_right) / e_right
-            if e_left > 0 and e_right > 0
-            else abs(m_left) >= abs(m_right)
-        )
+        if e_left > 0 and e_right > 0:
+            go_left = abs(m_left) / e_left >= abs(m_right) / e_right
+        else:
+            go_left = abs(m_left) >= abs(m_right)
         if sig_left and sig_right:
             unexplored.append((mid, hi) if go_left else (lo, mid))
         if go_left:
