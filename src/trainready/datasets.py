@@ -140,7 +140,7 @@ def circles(
         rng: Generator, int seed or None.
 
     Example:
-        >>> circles(100, 50, rng=1).y_train.mean()
+        >>> float(circles(100, 50, rng=1).y_train.mean())
         0.5
     """
     noise = _nonneg(noise, "noise")

@@ -12,54 +12,25 @@ returned to the caller is a new array.
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import TrainingDivergedError
 from . import _validate as V
+from ._engine import Backprop, Workspace
 from .activations import Activation, get_activation
 from .history import EpochInfo, History
-from .layers import BatchNorm, BatchNormCache, Dense, Dropout
 from .losses import OutputLoss, get_output
-from .optimizers import Optimizer, get_optimizer
+from .optimizers import Optimizer
 
 __all__ = ["MLP"]
 
 Array = NDArray[Any]
-Workspace = dict[tuple[Any, ...], Array]
 
 
-class _Tape:
-    """The caches of one forward pass, consumed by the backward pass."""
-
-    __slots__ = ("acts", "bn", "inputs", "m", "masks")
-
-    def __init__(self, m: int) -> None:
-        self.m = m
-        self.inputs: list[Array] = []  # input of dense layer l (index l-1)
-        self.acts: list[Array] = []  # activation output of hidden layer l (before dropout)
-        self.masks: list[Array | None] = []  # dropout mask of hidden layer l
-        self.bn: list[BatchNormCache | None] = []
-
-
-def _buffer(
-    ws: Workspace | None, key: tuple[Any, ...], shape: tuple[int, ...], dtype: Any
-) -> Array:
-    if ws is None:
-        return np.empty(shape, dtype=dtype)
-    full = (*key, shape, np.dtype(dtype).char)
-    buf = ws.get(full)
-    if buf is None:
-        buf = ws[full] = np.empty(shape, dtype=dtype)
-    return buf
-
-
-class MLP:
+class MLP(Backprop):
     """A dense network with any depth, per-layer activations, L2, dropout and batch norm.
 
     Args:
@@ -160,11 +131,6 @@ class MLP:
 
     # -- description ----------
     @property
-    def n_layers(self) -> int:
-        """L, the number of dense layers (hidden layers + the output layer)."""
-        return len(self.layer_dims) - 1
-
-    @property
     def activations(self) -> tuple[str, ...]:
         """The hidden activations' names, one per hidden layer (length L - 1)."""
         return tuple(a.name for a in self._acts)
@@ -264,136 +230,6 @@ class MLP:
                 raise ValueError(f"params[{name!r}] contains NaN or infinite values.")
             out[name] = arr
         return out
-
-    # -- forward and backward ----------
-    def _forward(
-        self,
-        params: Mapping[str, Array],
-        X: Array,
-        *,
-        train: bool,
-        dropout_rng: np.random.Generator | None = None,
-        update_running: bool = False,
-        ws: Workspace | None = None,
-    ) -> tuple[Array, _Tape]:
-        """Logits (m, n_L) and the tape. ``train`` selects batch statistics for batch norm;
-        dropout runs only when ``dropout_rng`` is given."""
-        m = X.shape[0]
-        dtype = X.dtype
-        tape = _Tape(m)
-        a = X
-        L = self.n_layers
-        for l in range(1, L + 1):
-            W = params[f"W{l}"]
-            z, _ = Dense.forward(
-                a, W, params[f"b{l}"], out=_buffer(ws, ("z", l), (m, W.shape[0]), dtype)
-            )
-            tape.inputs.append(a)
-            if l == L:
-                return z, tape
-            bn_cache = None
-            if self.batch_norm[l - 1]:
-                z, bn_cache, stats = BatchNorm.forward(
-                    z,
-                    params[f"gamma{l}"],
-                    params[f"beta{l}"],
-                    train=train,
-                    running_mean=self._buffers[f"running_mean{l}"],
-                    running_var=self._buffers[f"running_var{l}"],
-                    out=z,
-                )
-                if update_running and stats is not None:
-                    BatchNorm.update_running(
-                        self._buffers[f"running_mean{l}"],
-                        self._buffers[f"running_var{l}"],
-                        stats,
-                        m,
-                    )
-            tape.bn.append(bn_cache)
-            a = self._acts[l - 1].forward(z, out=z)
-            tape.acts.append(a)
-            p = self.keep_prob[l - 1]
-            if dropout_rng is not None and p < 1.0:
-                a, mask = Dropout.forward(
-                    a, p, dropout_rng, out=_buffer(ws, ("drop", l), a.shape, dtype)
-                )
-                tape.masks.append(mask)
-            else:
-                tape.masks.append(None)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _l2_term(self, params: Mapping[str, Array], m: int) -> float:
-        if not self.l2:
-            return 0.0
-        sq = sum(
-            float(np.vdot(params[f"W{l}"], params[f"W{l}"])) for l in range(1, self.n_layers + 1)
-        )
-        return self.l2 / (2 * m) * sq
-
-    def _backward(
-        self,
-        params: Mapping[str, Array],
-        tape: _Tape,
-        dz: Array,
-        *,
-        ws: Workspace | None = None,
-    ) -> dict[str, Array]:
-        """Gradients of the cost given ``dz`` = d cost / d logits (may be overwritten)."""
-        grads: dict[str, Array] = {}
-        m = tape.m
-        dtype = dz.dtype
-        for l in range(self.n_layers, 0, -1):
-            W = params[f"W{l}"]
-            n_in = W.shape[1]
-            dx, dW, db = Dense.backward(
-                dz,
-                tape.inputs[l - 1],
-                W,
-                need_dx=l > 1,
-                dx_out=_buffer(ws, ("dx", l), (m, n_in), dtype) if l > 1 else None,
-                dW_out=_buffer(ws, ("dW", l), W.shape, dtype),
-                db_out=_buffer(ws, ("db", l), (W.shape[0],), dtype),
-            )
-            if self.l2 and m:
-                dW += (self.l2 / m) * W
-            grads[f"W{l}"] = dW
-            grads[f"b{l}"] = db
-            if dx is None:
-                break
-            k = l - 2  # hidden layer l-1, index l-2
-            mask = tape.masks[k]
-            if mask is not None:
-                Dropout.backward(dx, mask, out=dx)
-            dz = self._acts[k].backward(None, tape.acts[k], dx, out=dx)
-            bn_cache = tape.bn[k]
-            if bn_cache is not None:
-                dz, dgamma, dbeta = BatchNorm.backward(
-                    dz, bn_cache, params[f"gamma{l - 1}"], out=dz
-                )
-                grads[f"gamma{l - 1}"] = dgamma
-                grads[f"beta{l - 1}"] = dbeta
-        return grads
-
-    def _cost_grads(
-        self,
-        params: Mapping[str, Array],
-        X: Array,
-        Y: Array,
-        *,
-        train: bool,
-        need_grads: bool,
-        dropout_rng: np.random.Generator | None = None,
-        update_running: bool = False,
-        ws: Workspace | None = None,
-    ) -> tuple[float, dict[str, Array] | None]:
-        z, tape = self._forward(
-            params, X, train=train, dropout_rng=dropout_rng, update_running=update_running, ws=ws
-        )
-        cost, dz = self._out.cost_and_grad(z, Y, out=_buffer(ws, ("dz",), z.shape, z.dtype))
-        cost += self._l2_term(params, X.shape[0])
-        if not need_grads:
-            return cost, None
-        return cost, self._backward(params, tape, dz, ws=ws)
 
     def _prepare(self, X: Any, y: Any, what: str = "X") -> tuple[Array, Array]:
         Xa = V.check_X(X, self.layer_dims[0], self.dtype, what)
@@ -496,116 +332,21 @@ class MLP:
             TrainingDivergedError: the cost became NaN or infinite (its ``epoch`` and ``history``
                 attributes tell when and what came before).
         """
-        Xa, Ya = self._prepare(X, y)
-        m = Xa.shape[0]
-        if m == 0:
-            raise ValueError("X has no rows; fit needs at least one example.")
-        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
-            raise ValueError(f"epochs must be a non-negative integer; got {epochs!r}.")
-        if batch_size is not None and (
-            not isinstance(batch_size, (int, np.integer))
-            or isinstance(batch_size, bool)
-            or batch_size < 1
-        ):
-            raise ValueError(
-                f"batch_size must be a positive integer or None (full batch); got {batch_size!r}."
-            )
-        if not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr <= 0:
-            raise ValueError(f"lr must be a positive finite number; got {lr!r}. Try lr=0.01.")
-        if (X_dev is None) != (y_dev is None):
-            raise ValueError("pass both X_dev and y_dev, or neither.")
-        dev = self._prepare(X_dev, y_dev, "X_dev") if X_dev is not None else None
-        opt = get_optimizer(optimizer)
-        gen = self._rng if rng is None else V.as_generator(rng)
-        dropout_rng = gen if any(p < 1 for p in self.keep_prob) else None
-        full = batch_size is None or batch_size >= m
-        bs = m if full else int(batch_size)  # type: ignore[arg-type]
-        ws = self._ws
-        params = self._params
-        losses: list[float] = []
-        dev_losses: list[float] = []
-        dev_accs: list[float] = []
-        stopped = False
-        start = time.perf_counter()
+        from ._fit import fit
 
-        def history() -> History:
-            return History(
-                tuple(losses),
-                tuple(dev_losses),
-                tuple(dev_accs),
-                len(losses),
-                opt.name,
-                float(lr),
-                None if full else bs,
-                stopped,
-                time.perf_counter() - start,
-            )
-
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            for epoch in range(1, epochs + 1):
-                total = 0.0
-                perm = None if full else gen.permutation(m)
-                for b0 in range(0, m, bs):
-                    if perm is None:
-                        Xb, Yb = Xa, Ya
-                    else:
-                        idx = perm[b0 : b0 + bs]
-                        n = idx.shape[0]
-                        Xb = np.take(
-                            Xa,
-                            idx,
-                            axis=0,
-                            out=_buffer(ws, ("xb",), (n, Xa.shape[1]), Xa.dtype),
-                            mode="clip",
-                        )
-                        Yb = np.take(
-                            Ya,
-                            idx,
-                            axis=0,
-                            out=_buffer(ws, ("yb",), (n, *Ya.shape[1:]), Ya.dtype),
-                            mode="clip",
-                        )
-                    cost, grads = self._cost_grads(
-                        params,
-                        Xb,
-                        Yb,
-                        train=True,
-                        need_grads=True,
-                        dropout_rng=dropout_rng,
-                        update_running=True,
-                        ws=ws,
-                    )
-                    if not math.isfinite(cost):
-                        losses.append(cost)
-                        err = TrainingDivergedError(
-                            f"training diverged at epoch {epoch}"
-                            + ("" if full else f" (mini-batch starting at row {b0})")
-                            + f": the cost became {cost}. Use a smaller learning rate (lr={lr:g}; "
-                            f"try {lr / 10:g}) or a better initialization (init='he' for ReLU, "
-                            "'lecun' for tanh), and normalize the inputs (trainready.normalize)."
-                        )
-                        err.epoch = epoch  # type: ignore[attr-defined]
-                        err.history = history()  # type: ignore[attr-defined]
-                        raise err
-                    total += cost * Xb.shape[0]
-                    assert grads is not None
-                    opt.step(params, grads, lr, overwrite_grads=True)
-                epoch_loss = total / m
-                losses.append(epoch_loss)
-                info_dev_loss = info_dev_acc = None
-                if dev is not None:
-                    zd, _ = self._forward(params, dev[0], train=False)
-                    info_dev_loss = self._out.cost(zd, dev[1]) + self._l2_term(params, zd.shape[0])
-                    dev_losses.append(info_dev_loss)
-                    if self._out.is_classifier:
-                        info_dev_acc = self._accuracy(zd, dev[1])
-                        dev_accs.append(info_dev_acc)
-                if callback is not None and callback(
-                    EpochInfo(epoch, epochs, epoch_loss, info_dev_loss, info_dev_acc)
-                ):
-                    stopped = True
-                    break
-        return history()
+        return fit(
+            self,
+            X,
+            y,
+            lr=lr,
+            epochs=epochs,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            X_dev=X_dev,
+            y_dev=y_dev,
+            callback=callback,
+            rng=rng,
+        )
 
     # -- checks and persistence ----------
     def gradcheck(self, X: Any, y: Any, **options: Any) -> Any:

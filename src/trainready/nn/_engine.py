@@ -1,0 +1,198 @@
+"""The forward and backward passes of :class:`~trainready.nn.MLP`, on explicit parameters.
+
+Every method here takes the parameters as an argument (never reads them from the network), so
+the same code serves training (the network's own arrays, preallocated buffers), ``gradients``
+(fresh arrays) and gradient checking (float64 copies). The network contributes only its
+configuration (activations, output, L2, dropout, batch norm) and the batch-norm running
+statistics, which are updated only when asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .layers import BatchNorm, BatchNormCache, Dense, Dropout
+
+if TYPE_CHECKING:
+    from .activations import Activation
+    from .losses import OutputLoss
+
+__all__ = ["Backprop"]
+
+Array = NDArray[Any]
+Workspace = dict[tuple[Any, ...], Array]
+
+
+class _Tape:
+    """The caches of one forward pass, consumed by the backward pass."""
+
+    __slots__ = ("acts", "bn", "inputs", "m", "masks")
+
+    def __init__(self, m: int) -> None:
+        self.m = m
+        self.inputs: list[Array] = []  # input of dense layer l (index l-1)
+        self.acts: list[Array] = []  # activation output of hidden layer l (before dropout)
+        self.masks: list[Array | None] = []  # dropout mask of hidden layer l
+        self.bn: list[BatchNormCache | None] = []
+
+
+def _buffer(
+    ws: Workspace | None, key: tuple[Any, ...], shape: tuple[int, ...], dtype: Any
+) -> Array:
+    if ws is None:
+        return np.empty(shape, dtype=dtype)
+    full = (*key, shape, np.dtype(dtype).char)
+    buf = ws.get(full)
+    if buf is None:
+        buf = ws[full] = np.empty(shape, dtype=dtype)
+    return buf
+
+
+class Backprop:
+    """Mixin of :class:`~trainready.nn.MLP`: forward, backward and cost on explicit parameters."""
+
+    _acts: tuple[Activation, ...]
+    _out: OutputLoss
+    _buffers: dict[str, Array]
+    batch_norm: tuple[bool, ...]
+    keep_prob: tuple[float, ...]
+    layer_dims: list[int]
+    l2: float
+
+    @property
+    def n_layers(self) -> int:
+        """L, the number of dense layers (hidden layers + the output layer)."""
+        return len(self.layer_dims) - 1
+
+    def _forward(
+        self,
+        params: Mapping[str, Array],
+        X: Array,
+        *,
+        train: bool,
+        dropout_rng: np.random.Generator | None = None,
+        update_running: bool = False,
+        ws: Workspace | None = None,
+    ) -> tuple[Array, _Tape]:
+        """Logits (m, n_L) and the tape. ``train`` selects batch statistics for batch norm;
+        dropout runs only when ``dropout_rng`` is given."""
+        m = X.shape[0]
+        dtype = X.dtype
+        tape = _Tape(m)
+        a = X
+        L = self.n_layers
+        for l in range(1, L + 1):
+            W = params[f"W{l}"]
+            z, _ = Dense.forward(
+                a, W, params[f"b{l}"], out=_buffer(ws, ("z", l), (m, W.shape[0]), dtype)
+            )
+            tape.inputs.append(a)
+            if l == L:
+                return z, tape
+            bn_cache = None
+            if self.batch_norm[l - 1]:
+                z, bn_cache, stats = BatchNorm.forward(
+                    z,
+                    params[f"gamma{l}"],
+                    params[f"beta{l}"],
+                    train=train,
+                    running_mean=self._buffers[f"running_mean{l}"],
+                    running_var=self._buffers[f"running_var{l}"],
+                    out=z,
+                )
+                if update_running and stats is not None:
+                    BatchNorm.update_running(
+                        self._buffers[f"running_mean{l}"],
+                        self._buffers[f"running_var{l}"],
+                        stats,
+                        m,
+                    )
+            tape.bn.append(bn_cache)
+            a = self._acts[l - 1].forward(z, out=z)
+            tape.acts.append(a)
+            p = self.keep_prob[l - 1]
+            if dropout_rng is not None and p < 1.0:
+                a, mask = Dropout.forward(
+                    a, p, dropout_rng, out=_buffer(ws, ("drop", l), a.shape, dtype)
+                )
+                tape.masks.append(mask)
+            else:
+                tape.masks.append(None)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _l2_term(self, params: Mapping[str, Array], m: int) -> float:
+        if not self.l2:
+            return 0.0
+        sq = sum(
+            float(np.vdot(params[f"W{l}"], params[f"W{l}"])) for l in range(1, self.n_layers + 1)
+        )
+        return self.l2 / (2 * m) * sq
+
+    def _backward(
+        self,
+        params: Mapping[str, Array],
+        tape: _Tape,
+        dz: Array,
+        *,
+        ws: Workspace | None = None,
+    ) -> dict[str, Array]:
+        """Gradients of the cost given ``dz`` = d cost / d logits (may be overwritten)."""
+        grads: dict[str, Array] = {}
+        m = tape.m
+        dtype = dz.dtype
+        for l in range(self.n_layers, 0, -1):
+            W = params[f"W{l}"]
+            n_in = W.shape[1]
+            dx, dW, db = Dense.backward(
+                dz,
+                tape.inputs[l - 1],
+                W,
+                need_dx=l > 1,
+                dx_out=_buffer(ws, ("dx", l), (m, n_in), dtype) if l > 1 else None,
+                dW_out=_buffer(ws, ("dW", l), W.shape, dtype),
+                db_out=_buffer(ws, ("db", l), (W.shape[0],), dtype),
+            )
+            if self.l2 and m:
+                dW += (self.l2 / m) * W
+            grads[f"W{l}"] = dW
+            grads[f"b{l}"] = db
+            if dx is None:
+                break
+            k = l - 2  # hidden layer l-1, index l-2
+            mask = tape.masks[k]
+            if mask is not None:
+                Dropout.backward(dx, mask, out=dx)
+            dz = self._acts[k].backward(None, tape.acts[k], dx, out=dx)
+            bn_cache = tape.bn[k]
+            if bn_cache is not None:
+                dz, dgamma, dbeta = BatchNorm.backward(
+                    dz, bn_cache, params[f"gamma{l - 1}"], out=dz
+                )
+                grads[f"gamma{l - 1}"] = dgamma
+                grads[f"beta{l - 1}"] = dbeta
+        return grads
+
+    def _cost_grads(
+        self,
+        params: Mapping[str, Array],
+        X: Array,
+        Y: Array,
+        *,
+        train: bool,
+        need_grads: bool,
+        dropout_rng: np.random.Generator | None = None,
+        update_running: bool = False,
+        ws: Workspace | None = None,
+    ) -> tuple[float, dict[str, Array] | None]:
+        z, tape = self._forward(
+            params, X, train=train, dropout_rng=dropout_rng, update_running=update_running, ws=ws
+        )
+        cost, dz = self._out.cost_and_grad(z, Y, out=_buffer(ws, ("dz",), z.shape, z.dtype))
+        cost += self._l2_term(params, X.shape[0])
+        if not need_grads:
+            return cost, None
+        return cost, self._backward(params, tape, dz, ws=ws)

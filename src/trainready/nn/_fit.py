@@ -1,0 +1,155 @@
+"""The training loop of :meth:`trainready.nn.MLP.fit`."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import TrainingDivergedError
+from . import _validate as V
+from ._engine import _buffer
+from .history import EpochInfo, History
+from .optimizers import Optimizer, get_optimizer
+
+if TYPE_CHECKING:
+    from .mlp import MLP
+
+__all__ = ["fit"]
+
+
+def fit(
+    self: MLP,
+    X: Any,
+    y: Any,
+    *,
+    lr: float,
+    epochs: int,
+    batch_size: int | None,
+    optimizer: str | Optimizer,
+    X_dev: Any,
+    y_dev: Any,
+    callback: Callable[[EpochInfo], Any] | None,
+    rng: Any,
+) -> History:
+    """See :meth:`trainready.nn.MLP.fit`."""
+    Xa, Ya = self._prepare(X, y)
+    m = Xa.shape[0]
+    if m == 0:
+        raise ValueError("X has no rows; fit needs at least one example.")
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer; got {epochs!r}.")
+    if batch_size is not None and (
+        not isinstance(batch_size, (int, np.integer))
+        or isinstance(batch_size, bool)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"batch_size must be a positive integer or None (full batch); got {batch_size!r}."
+        )
+    if not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a positive finite number; got {lr!r}. Try lr=0.01.")
+    if (X_dev is None) != (y_dev is None):
+        raise ValueError("pass both X_dev and y_dev, or neither.")
+    dev = self._prepare(X_dev, y_dev, "X_dev") if X_dev is not None else None
+    opt = get_optimizer(optimizer)
+    gen = self._rng if rng is None else V.as_generator(rng)
+    dropout_rng = gen if any(p < 1 for p in self.keep_prob) else None
+    full = batch_size is None or batch_size >= m
+    bs = m if full else int(batch_size)  # type: ignore[arg-type]
+    ws = self._ws
+    params = self._params
+    losses: list[float] = []
+    dev_losses: list[float] = []
+    dev_accs: list[float] = []
+    stopped = False
+    start = time.perf_counter()
+
+    def history() -> History:
+        return History(
+            tuple(losses),
+            tuple(dev_losses),
+            tuple(dev_accs),
+            len(losses),
+            opt.name,
+            float(lr),
+            None if full else bs,
+            stopped,
+            time.perf_counter() - start,
+        )
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        for epoch in range(1, epochs + 1):
+            total = 0.0
+            perm = None if full else gen.permutation(m)
+            for b0 in range(0, m, bs):
+                if perm is None:
+                    Xb, Yb = Xa, Ya
+                else:
+                    idx = perm[b0 : b0 + bs]
+                    n = idx.shape[0]
+                    Xb = np.take(
+                        Xa,
+                        idx,
+                        axis=0,
+                        out=_buffer(ws, ("xb",), (n, Xa.shape[1]), Xa.dtype),
+                        mode="clip",
+                    )
+                    Yb = np.take(
+                        Ya,
+                        idx,
+                        axis=0,
+                        out=_buffer(ws, ("yb",), (n, *Ya.shape[1:]), Ya.dtype),
+                        mode="clip",
+                    )
+                params = self._params  # re-read: a callback may have assigned new ones
+                cost, grads = self._cost_grads(
+                    params,
+                    Xb,
+                    Yb,
+                    train=True,
+                    need_grads=True,
+                    dropout_rng=dropout_rng,
+                    update_running=True,
+                    ws=ws,
+                )
+                if not math.isfinite(cost):
+                    losses.append(cost)
+                    where = "" if full else f" (mini-batch starting at row {b0})"
+                    raise _diverged(epoch, where, f"the cost became {cost}", lr, history())
+                total += cost * Xb.shape[0]
+                assert grads is not None
+                opt.step(params, grads, lr, overwrite_grads=True)
+            epoch_loss = total / m
+            losses.append(epoch_loss)
+            info_dev_loss = info_dev_acc = None
+            if dev is not None:
+                zd, _ = self._forward(params, dev[0], train=False)
+                info_dev_loss = self._out.cost(zd, dev[1]) + self._l2_term(params, zd.shape[0])
+                dev_losses.append(info_dev_loss)
+                if self._out.is_classifier:
+                    info_dev_acc = self._accuracy(zd, dev[1])
+                    dev_accs.append(info_dev_acc)
+            if callback is not None and callback(
+                EpochInfo(epoch, epochs, epoch_loss, info_dev_loss, info_dev_acc)
+            ):
+                stopped = True
+                break
+    bad = [k for k, v in self._params.items() if not np.all(np.isfinite(v))]
+    if bad:  # the last update overflowed: the next cost would have been NaN
+        raise _diverged(len(losses), "", f"parameters {bad} became NaN or infinite", lr, history())
+    return history()
+
+
+def _diverged(epoch: int, where: str, what: str, lr: float, hist: History) -> TrainingDivergedError:
+    err = TrainingDivergedError(
+        f"training diverged at epoch {epoch}{where}: {what}. Use a smaller learning rate "
+        f"(lr={lr:g}; try {lr / 10:g}) or a better initialization (init='he' for ReLU, "
+        "'lecun' for tanh), and normalize the inputs (trainready.normalize)."
+    )
+    err.epoch = epoch  # type: ignore[attr-defined]
+    err.history = hist  # type: ignore[attr-defined]
+    return err
