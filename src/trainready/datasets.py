@@ -77,7 +77,7 @@ def _gen(rng: Any) -> np.random.Generator:
     if isinstance(rng, np.random.Generator):
         return rng
     if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
+        return np.random.default_rng(None if rng is None else int(rng))
     raise TypeError(
         f"rng must be a numpy.random.Generator, an int seed or None; got {type(rng).__name__}."
     )

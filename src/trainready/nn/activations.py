@@ -115,7 +115,8 @@ class LeakyReLU(Activation):
 
     def backward(self, z: Array | None, a: Array, da: Array, *, out: Array | None = None) -> Array:
         slope = np.where(a > 0, 1.0, self.negative_slope).astype(da.dtype, copy=False)
-        return np.multiply(da, slope, out=_out(da, out))
+        res: Array = np.multiply(da, slope, out=_out(da, out))
+        return res
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,8 @@ class Tanh(Activation):
         res = _out(da, out)
         t = a * a
         np.subtract(1, t, out=t)
-        return np.multiply(da, t, out=res)
+        np.multiply(da, t, out=res)
+        return res
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,8 @@ class Sigmoid(Activation):
         res = _out(da, out)
         t = 1 - a
         t *= a
-        return np.multiply(da, t, out=res)
+        np.multiply(da, t, out=res)
+        return res
 
 
 @dataclass(frozen=True)

@@ -237,7 +237,7 @@ class SoftmaxCrossEntropy(OutputLoss):
         e = z - z.max(axis=1, keepdims=True)
         np.exp(e, out=e)
         e /= e.sum(axis=1, keepdims=True)
-        return e
+        return np.asarray(e)
 
     def cost_and_grad(self, z: Array, y: Array, *, out: Array | None = None) -> tuple[float, Array]:
         m = z.shape[0]
@@ -262,7 +262,7 @@ class SoftmaxCrossEntropy(OutputLoss):
         return value, g
 
     def predict(self, z: Array) -> Array:
-        return np.argmax(z, axis=1)
+        return np.asarray(np.argmax(z, axis=1))
 
 
 @dataclass(frozen=True)
