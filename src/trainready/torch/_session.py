@@ -14,6 +14,7 @@ of lower precision (a float32 batch) to float64, so ``model(X)`` works unchanged
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 from numpy.typing import NDArray
+from torch.nn.modules.module import register_module_forward_pre_hook
 
 __all__ = ["Float64Session", "named_tensors", "same_bits"]
 
@@ -162,14 +164,25 @@ def _cast_inputs_hook(
 class Float64Session:
     """Context manager: float64 working copies of tensors, restored bit-exactly on exit.
 
+    Parameters (and the checked tensors) keep their identity: their ``.data`` is swapped for a
+    float64 copy and swapped back. Buffers are swapped in their module's buffer table instead
+    (``module._buffers``), so the original buffer objects are not even touched by in-place
+    updates during the check (BatchNorm's running statistics and counter in training mode).
+
+    While the session is open, a global forward pre-hook (acting on this thread only) converts
+    the parameters and buffers of every module the loss calls, the first time it is called, and
+    casts its floating positional inputs to float64; so ``model.parameters()`` or a dict of some
+    tensors work as well as the module itself.
+
     Args:
         checked: name -> tensor to be checked; made to require grad during the session.
-        module: when given, all its parameters and buffers are converted too, and floating inputs
-            of its submodules are cast to float64.
+        module: when given, all its parameters and buffers are converted on entry, and keyword
+            inputs of its submodules are cast too.
         extra: further tensors to convert (e.g. a custom Function's non-differentiable inputs).
 
     Attributes:
         work: name -> the float64 tensor that ``checked[name].data`` is during the session.
+        converted_from: the lower-precision dtypes that were converted.
     """
 
     def __init__(
@@ -182,7 +195,12 @@ class Float64Session:
         self.module = module
         self._extra = list(extra)
         self._saved: list[_Saved] = []
+        self._saved_ids: set[int] = set()
+        self._buffers: list[tuple[torch.nn.Module, str, torch.Tensor]] = []
+        self._buffer_copies: dict[int, torch.Tensor] = {}
+        self._seen_modules: set[int] = set()
         self._hooks: list[Any] = []
+        self._thread = 0
         self.work: dict[str, torch.Tensor] = {}
         self.converted_from: set[torch.dtype] = set()
 
@@ -198,51 +216,79 @@ class Float64Session:
     def __exit__(self, *exc: object) -> None:
         self.restore()
 
-    def _all_tensors(self) -> list[torch.Tensor]:
-        tensors = list(self.checked.values())
-        if self.module is not None:
-            tensors += list(self.module.parameters())
-            tensors += list(self.module.buffers())
-        tensors += [t for t in self._extra if isinstance(t, torch.Tensor)]
-        unique: dict[int, torch.Tensor] = {}
-        for t in tensors:
-            unique.setdefault(id(t), t)
-        return list(unique.values())
-
     def _enter(self) -> None:
-        with torch.no_grad():
-            for t in self._all_tensors():
-                data = t.data
-                grad = t.grad if t.is_leaf else None
-                self._saved.append(
-                    _Saved(
-                        t,
-                        data,
-                        data.clone(),
-                        t.requires_grad,
-                        grad,
-                        None if grad is None else grad.detach().clone(),
-                    )
-                )
-                if data.is_floating_point():
-                    if data.dtype != torch.float64:
-                        self.converted_from.add(data.dtype)
-                    t.data = data.to(torch.float64, copy=True)
-                else:  # integer buffers (BatchNorm's num_batches_tracked) get a private copy
-                    t.data = data.clone()
+        self._thread = threading.get_ident()
+        for t in [*self.checked.values(), *self._extra]:
+            self._convert_tensor(t)
         for name, t in self.checked.items():
             if not t.requires_grad:
                 t.requires_grad_(True)
             self.work[name] = t.data
         if self.module is not None:
             for m in self.module.modules():
+                self._convert_module(m)
                 self._hooks.append(m.register_forward_pre_hook(_cast_inputs_hook, with_kwargs=True))
+        self._hooks.append(register_module_forward_pre_hook(self._global_pre_hook))
+
+    def _convert_tensor(self, t: torch.Tensor) -> None:
+        if id(t) in self._saved_ids:
+            return
+        self._saved_ids.add(id(t))
+        with torch.no_grad():
+            data = t.data
+            grad = t.grad if t.is_leaf else None
+            self._saved.append(
+                _Saved(
+                    t,
+                    data,
+                    data.clone(),
+                    t.requires_grad,
+                    grad,
+                    None if grad is None else grad.detach().clone(),
+                )
+            )
+            if data.is_floating_point() and data.dtype != torch.float64:
+                self.converted_from.add(data.dtype)
+            t.data = data.to(torch.float64, copy=True) if data.is_floating_point() else data
+
+    def _convert_module(self, m: torch.nn.Module) -> None:
+        if id(m) in self._seen_modules:
+            return
+        self._seen_modules.add(id(m))
+        for p in m.parameters(recurse=False):
+            self._convert_tensor(p)
+        for name, b in list(m._buffers.items()):
+            if b is None:
+                continue
+            copy = self._buffer_copies.get(id(b))
+            if copy is None:
+                if b.is_floating_point() and b.dtype != torch.float64:
+                    self.converted_from.add(b.dtype)
+                with torch.no_grad():
+                    copy = b.detach().to(
+                        torch.float64 if b.is_floating_point() else b.dtype, copy=True
+                    )
+                self._buffer_copies[id(b)] = copy
+            self._buffers.append((m, name, b))
+            m._buffers[name] = copy
+
+    def _global_pre_hook(self, module: torch.nn.Module, args: tuple[Any, ...]) -> Any:
+        if threading.get_ident() != self._thread:
+            return None
+        self._convert_module(module)
+        new_args, changed = _cast_floats(args)
+        return tuple(new_args) if changed else None
 
     def restore(self) -> None:
         """Put every managed tensor back as it was (idempotent)."""
         for h in self._hooks:
             h.remove()
         self._hooks.clear()
+        for m, name, b in reversed(self._buffers):
+            m._buffers[name] = b
+        self._buffers.clear()
+        self._buffer_copies.clear()
+        self._seen_modules.clear()
         with torch.no_grad():
             for s in reversed(self._saved):
                 t = s.tensor
@@ -261,6 +307,7 @@ class Float64Session:
                     ):
                         s.grad.copy_(s.grad_snapshot)
         self._saved.clear()
+        self._saved_ids.clear()
 
     # ------------------------------------------------------------------ values
     def values(self) -> dict[str, NDArray[np.float64]]:
