@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # torch is pinned to the CPU build that this project is tested with.
 TORCH  := torch==2.13.0
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean chromium
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,18 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(BIN)/trainready demo
 
-test: $(STAMP)
+# Headless Chromium for the HTML report's browser test (tests/test_demo.py), which skips
+# without it: a no-op when installed, installed with apt-get as root, skipped otherwise.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium (apt-get) for the report's browser test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	    >/dev/null) || echo "chromium: apt-get failed; the browser test will be skipped"; \
+	else echo "chromium: not installed and apt-get is not usable (not root);" \
+	  "the report's browser test will be skipped"; fi
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)
