@@ -25,7 +25,8 @@ Example:
 
 from __future__ import annotations
 
-from ._diagnose import DeepLinear, Diagnosis, compare, deep_linear, diagnose
+from ._diagnose import Diagnosis, diagnose
+from ._experiments import DeepLinear, compare, deep_linear
 from ._findings import (
     KINDS,
     Finding,
