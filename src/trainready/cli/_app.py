@@ -6,13 +6,18 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from ._common import UsageProblem, fail, one_line
 
 __all__ = ["app"]
+
+# typer >= 0.20 vendors click (typer._click); older versions use click itself. Find the usage
+# error classes through the public typer.BadParameter either way.
+_MRO = {c.__name__: c for c in typer.BadParameter.__mro__}
+_UsageError: type[Exception] = _MRO["UsageError"]
+_ClickException: type[Exception] = _MRO["ClickException"]
 
 
 class _Group(TyperGroup):
@@ -35,17 +40,18 @@ class _Group(TyperGroup):
                 **extra,
             )
             code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
-        except click.UsageError as exc:
-            cmd = exc.ctx.command_path if exc.ctx is not None else "trainready"
+        except _UsageError as exc:
+            ctx = getattr(exc, "ctx", None)
+            cmd = ctx.command_path if ctx is not None else "trainready"
             typer.echo(
-                f"error: {one_line(exc.format_message())} (see '{cmd} --help' for an example)",
+                f"error: {one_line(exc.format_message())} (see '{cmd} --help' for an example)",  # type: ignore[attr-defined]
                 err=True,
             )
-            code = exc.exit_code
-        except click.ClickException as exc:
-            typer.echo(f"error: {one_line(exc.format_message())}", err=True)
-            code = exc.exit_code
-        except click.exceptions.Abort:
+            code = exc.exit_code  # type: ignore[attr-defined]
+        except _ClickException as exc:
+            typer.echo(f"error: {one_line(exc.format_message())}", err=True)  # type: ignore[attr-defined]
+            code = exc.exit_code  # type: ignore[attr-defined]
+        except typer.Abort:
             typer.echo("aborted", err=True)
             code = 130
         if standalone_mode:
