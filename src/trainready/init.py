@@ -284,7 +284,7 @@ def uniform(
     ``1 / (3 fan_in)``), which shrinks a ReLU signal about 2.4x in std per layer.
 
     Example:
-        >>> abs(uniform((100, 100), 0.5, rng=0)).max() <= 0.5
+        >>> bool(abs(uniform((100, 100), 0.5, rng=0)).max() <= 0.5)
         True
     """
     bound = _positive(bound, "bound")
