@@ -7,6 +7,10 @@ and records per-layer statistics through hooks.
   (parameters converted to float64 for the check, restored bit-exactly afterwards).
 - :func:`check_function` -- check a custom ``torch.autograd.Function``'s backward, like
   ``torch.autograd.gradcheck`` but with a verdict, a location and a hint.
+- :func:`init_` -- initialize every Linear/Conv layer for the nonlinearity that follows it.
+- :func:`lsuv_` -- layer-sequential unit-variance initialization on a batch.
+- :func:`diagnose` (and :func:`record`) -- the signal doctor through forward/backward hooks, with
+  :mod:`trainready.signal`'s findings and verified fixes.
 
 Needs the optional dependency ``torch`` (``pip install 'trainready[torch]'``). Inside this
 package ``import torch`` is absolute and means PyTorch.
@@ -26,5 +30,18 @@ from .._optional import require
 require("torch", "trainready.torch")
 
 from ._gradcheck import check_function, gradcheck  # noqa: E402
+from ._init import InitRow, InitTable, LsuvRow, LsuvTable, init_, lsuv_  # noqa: E402
+from ._signal import diagnose, record  # noqa: E402
 
-__all__ = ["check_function", "gradcheck"]
+__all__ = [
+    "InitRow",
+    "InitTable",
+    "LsuvRow",
+    "LsuvTable",
+    "check_function",
+    "diagnose",
+    "gradcheck",
+    "init_",
+    "lsuv_",
+    "record",
+]
