@@ -45,6 +45,19 @@ def _verdict(text: str) -> str:
     return f"[{color}]{text.upper() if text.lower() != 'ok' else 'ok'}[/{color}]"
 
 
+def _where(rep: Any) -> str:
+    """'W2[3, 4]' from the report's one-line summary."""
+    return str(rep.summary().split(": ", 1)[-1].split(" — ")[0])
+
+
+def _short_hint(hint: str) -> str:
+    """The hint up to its first ';', without a trailing question in parentheses."""
+    text = hint.split(";")[0].strip()
+    if text.endswith("?)") and " (" in text:
+        text = text[: text.rindex(" (")]
+    return text
+
+
 def summary_tables(result: Any) -> list[Any]:
     """The terminal summary of a :class:`trainready.demo.DemoResult`, as rich renderables."""
     from rich.table import Table
@@ -101,34 +114,31 @@ def summary_tables(result: Any) -> list[Any]:
         t.add_column("check")
         t.add_column("verdict")
         t.add_column("difference", justify="right")
-        t.add_column("what it says")
+        t.add_column("where")
+        t.add_column("pattern")
         t.add_column("loss calls", justify="right")
-        for label, rep in (
+        rows = [
             ("correct backprop, at init", res.at_init),
             ("correct backprop, trained", res.after_training),
-        ):
-            t.add_row(label, _verdict(rep.verdict), _g(rep.difference), "", f"{rep.evaluations:,}")
-        for i, case in enumerate(res.bugs, start=1):
-            rep = case.report
-            t.add_row(
-                f"bug {i}: {case.bug}",
-                _verdict(rep.verdict),
-                _g(rep.failing[0].difference) if rep.failing else "",
-                rep.summary().split(": ", 1)[-1],
-                f"{rep.evaluations:,}",
-            )
-        for label, rep in (
-            (f"probe, N = {res.big_n_params:,}, correct", res.probe_correct),
+            *((f"bug {i}: {c.bug}", c.report) for i, c in enumerate(res.bugs, start=1)),
+            (f"probe mode, N = {res.big_n_params:,}, correct", res.probe_correct),
             (
-                f"probe, N = {res.big_n_params:,}, W1{list(res.probe_bug_index)} 10% off",
+                f"probe mode, N = {res.big_n_params:,}, "
+                f"W1{list(res.probe_bug_index)} made 10% wrong",
                 res.probe_buggy,
             ),
-        ):
-            says = "" if rep.passed else rep.summary().split(": ", 1)[-1]
+        ]
+        for label, rep in rows:
+            worst = rep.failing[0] if rep.failing else None
             t.add_row(
-                label, _verdict(rep.verdict), _g(rep.difference), says, f"{rep.evaluations:,}"
+                label,
+                _verdict(rep.verdict),
+                _g(worst.difference if worst is not None else rep.difference),
+                _where(rep) if worst is not None else "",
+                _short_hint(worst.hint) if worst is not None else "",
+                f"{rep.evaluations:,}",
             )
-        t.add_row("classic loop on N parameters", "", "", "2N loss calls", f"{res.classic_calls:,}")
+        t.add_row("classic loop, N parameters", "", "", "", "2N", f"{res.classic_calls:,}")
         out.append(t)
     return out
 

@@ -185,7 +185,7 @@ def figure_boundaries(res: InitializationResult) -> Any:
     from matplotlib.colors import ListedColormap
 
     n = len(res.runs)
-    fig = _figure(figsize=(3.4 * n, 3.5))
+    fig = _figure(figsize=(3.4 * n, 3.8))
     axes = np.atleast_1d(fig.subplots(1, n))
     points = ListedColormap(["#d62728", "#1f77b4"])
     for ax, r in zip(axes, res.runs, strict=False):
@@ -202,7 +202,8 @@ def figure_boundaries(res: InitializationResult) -> Any:
             if r.run.diverged
             else f"train {r.run.train_accuracy:.0%} · test {r.run.test_accuracy:.0%}"
         )
-        ax.set_title(f"{r.run.label}\n{acc}", fontsize="medium")
+        ax.set_title(r.run.label, fontsize="medium")
+        ax.set_xlabel(acc)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_aspect("equal")
