@@ -25,7 +25,7 @@ from . import errors
 from ._params import ParamSpec, params_to_vector, vector_to_params
 
 # --- gradcheck (issue 2) ---
-from .gradcheck import GradcheckReport, check_derivative, gradcheck
+from .gradcheck import GradcheckReport, GradientMonitor, check_derivative, check_hvp, gradcheck
 # --- normalize (issue 5) ---
 from . import normalize
 from .normalize import MinMaxScaler, StandardScaler, audit
@@ -39,9 +39,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GradcheckReport",
+    "GradientMonitor",
     "ParamSpec",
     "__version__",
     "check_derivative",
+    "check_hvp",
     "errors",
     "gradcheck",
     "params_to_vector",

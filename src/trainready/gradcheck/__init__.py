@@ -6,16 +6,21 @@ report classes.
 
 from ._check import AUTO_FULL_MAX, gradcheck, numeric_gradient
 from ._derivative import DerivativeCheck, check_derivative
+from ._hvp import check_hvp
+from ._monitor import GradientMonitor, check_terms
 from ._report import GradcheckReport, Kink, ParamResult, Probe
 
 __all__ = [
     "AUTO_FULL_MAX",
     "DerivativeCheck",
     "GradcheckReport",
+    "GradientMonitor",
     "Kink",
     "ParamResult",
     "Probe",
     "check_derivative",
+    "check_hvp",
+    "check_terms",
     "gradcheck",
     "numeric_gradient",
 ]

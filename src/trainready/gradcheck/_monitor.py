@@ -1,0 +1,180 @@
+"""Gradient checks during training, never as part of it.
+
+A wrong gradient can hide while the weights are small and show only after some training, so
+people check at initialization and again later. :class:`GradientMonitor` runs a cheap check at
+chosen epochs of any training loop and keeps every report; the check consumes none of the
+training's random numbers and leaves parameters, optimizer state and RNG state as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._check import gradcheck
+from ._report import GradcheckReport
+
+__all__ = ["GradientMonitor", "check_terms"]
+
+CheckFn = Callable[[], GradcheckReport]
+
+
+@dataclass
+class GradientMonitor:
+    """Run a gradient check at chosen epochs of a training loop and keep the reports.
+
+    Use it as ``MLP.fit``'s callback (it reads ``info.epoch``), or call ``monitor(epoch)`` from
+    any loop; epoch 0 (before training) is run by :meth:`start`. It never stops training.
+
+    Attributes:
+        check: ``check() -> GradcheckReport`` at the current parameters.
+        at: epochs at which to check.
+        reports: ``(epoch, report)`` in the order they ran.
+
+    Example:
+        >>> import trainready as tr
+        >>> data = tr.datasets.circles(rng=0)
+        >>> net = tr.nn.MLP([2, 10, 5, 1], activation="relu", output="sigmoid", init="he", rng=0)
+        >>> mon = tr.GradientMonitor.for_mlp(net, data.X_train[:32], data.y_train[:32],
+        ...                                at=[0, 50])
+        >>> _ = mon.start()
+        >>> hist = net.fit(data.X_train, data.y_train, lr=0.01, epochs=50, callback=mon)
+        >>> [(epoch, rep.verdict) for epoch, rep in mon.reports]
+        [(0, 'ok'), (50, 'ok')]
+    """
+
+    check: CheckFn
+    at: frozenset[int]
+    reports: list[tuple[int, GradcheckReport]] = field(default_factory=list)
+
+    def __init__(self, check: CheckFn, at: Iterable[int]) -> None:
+        if not callable(check):
+            raise TypeError(f"check must be a callable returning a report; got {check!r}")
+        epochs = [int(e) for e in at]
+        if any(e < 0 for e in epochs):
+            raise ValueError(f"at: epochs must be >= 0 (0 = before training); got {epochs}")
+        self.check = check
+        self.at = frozenset(epochs)
+        self.reports = []
+
+    @classmethod
+    def for_mlp(
+        cls, net: Any, X: Any, y: Any, at: Iterable[int], **options: Any
+    ) -> GradientMonitor:
+        """Monitor a :class:`trainready.nn.MLP` on a (small) batch ``X, y``.
+
+        ``options`` go to :meth:`MLP.gradcheck` (default ``mode="probe"``: cheap at any size).
+        """
+        options.setdefault("mode", "probe")
+        return cls(lambda: net.gradcheck(X, y, **options), at)
+
+    @classmethod
+    def for_torch(
+        cls, loss_fn: Callable[[], Any], module: Any, at: Iterable[int], **options: Any
+    ) -> GradientMonitor:
+        """Monitor a PyTorch module: ``loss_fn()`` computes the loss from ``module``.
+
+        For each check the module is put in eval mode (dropout off) and torch's random states
+        (CPU and CUDA) are saved and restored, so training sees exactly the numbers it would
+        have seen without the check. ``options`` go to :func:`trainready.torch.gradcheck`.
+        """
+        from .._optional import require
+
+        torch = require("torch", "trainready.gradcheck.GradientMonitor.for_torch")
+        from .. import torch as tr_torch
+
+        options.setdefault("mode", "probe")
+
+        def check() -> GradcheckReport:
+            was_training = module.training
+            cpu_state = torch.random.get_rng_state()
+            cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+            try:
+                module.eval()
+                return tr_torch.gradcheck(loss_fn, module, **options)  # type: ignore[no-any-return]
+            finally:
+                module.train(was_training)
+                torch.random.set_rng_state(cpu_state)
+                if cuda_states is not None:
+                    torch.cuda.set_rng_state_all(cuda_states)
+
+        return cls(check, at)
+
+    def start(self) -> GradientMonitor:
+        """Run the epoch-0 check (before training) if 0 is in ``at``; returns self."""
+        if 0 in self.at:
+            self.run(0)
+        return self
+
+    def run(self, epoch: int) -> GradcheckReport:
+        """Check now and record the report under ``epoch``."""
+        report = self.check()
+        self.reports.append((int(epoch), report))
+        return report
+
+    def __call__(self, info: Any) -> bool:
+        """Callback: ``info`` is an epoch number or has ``.epoch``. Returns False (go on)."""
+        epoch = int(getattr(info, "epoch", info))
+        if epoch in self.at:
+            self.run(epoch)
+        return False
+
+    @property
+    def passed(self) -> bool:
+        """True when every check so far passed."""
+        return all(rep.passed for _, rep in self.reports)
+
+    def summary(self) -> str:
+        """One line per check, and a call-out when a check that passed earlier fails later."""
+        lines = [f"epoch {e}: {rep.summary()}" for e, rep in self.reports]
+        first_ok = next((e for e, rep in self.reports if rep.passed), None)
+        first_bad = next(
+            (
+                e
+                for e, rep in self.reports
+                if not rep.passed and first_ok is not None and e > first_ok
+            ),
+            None,
+        )
+        if first_ok is not None and first_bad is not None:
+            lines.append(
+                f"passed at epoch {first_ok}, fails at epoch {first_bad}: the gradient is wrong "
+                "for larger weights (a term that vanishes near initialization), so checking "
+                "at initialization alone would have missed it"
+            )
+        return "\n".join(lines)
+
+
+def check_terms(
+    terms: Mapping[str, tuple[Callable[[dict[str, Any]], Any], Any]],
+    params: Mapping[str, Any],
+    **options: Any,
+) -> dict[str, GradcheckReport]:
+    """Check each term of a cost on its own, e.g. the data term and the L2 term.
+
+    When the whole check fails, this says which term's gradient is wrong.
+
+    Args:
+        terms: name -> ``(loss, grads)`` of that term alone (as for :func:`trainready.gradcheck`).
+        params: the point.
+        **options: passed to :func:`trainready.gradcheck`.
+
+    Example:
+        >>> import numpy as np
+        >>> w = {"W": np.array([1.0, -2.0])}
+        >>> reps = check_terms({
+        ...     "data": (lambda p: float(np.sum(p["W"] ** 3)), lambda p: {"W": 3 * p["W"] ** 2}),
+        ...     "l2": (lambda p: float(0.5 * np.sum(p["W"] ** 2)), lambda p: {"W": 2 * p["W"]}),
+        ... }, w)
+        >>> {k: r.verdict for k, r in reps.items()}
+        {'data': 'ok', 'l2': 'wrong'}
+    """
+    if not terms:
+        raise ValueError("terms is empty: pass name -> (loss, grads) for each term of the cost")
+    out = {}
+    for name, pair in terms.items():
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise TypeError(f"terms[{name!r}] must be a (loss, grads) pair; got {pair!r}")
+        out[name] = gradcheck(pair[0], params, pair[1], **options)
+    return out
