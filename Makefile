@@ -28,8 +28,10 @@ chromium:
 	else echo "chromium: not installed and apt-get is not usable (not root);" \
 	  "the report's browser test will be skipped"; fi
 
+# Two pytest workers on two cores: one BLAS/OpenMP thread each, or they oversubscribe 10-30x.
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	  $(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
