@@ -6,6 +6,13 @@ chosen), returns the ``matplotlib.figure.Figure`` and never calls ``plt.show``.
 
 from __future__ import annotations
 
+from .html import render_demo_html, write_demo_report  # demo report (issue 7)
 from .signal_plots import plot_activation_histograms, plot_signal
 
-__all__ = ["plot_activation_histograms", "plot_signal"]
+__all__ = [
+    "plot_activation_histograms",
+    "plot_signal",
+    # demo report (issue 7)
+    "render_demo_html",
+    "write_demo_report",
+]
