@@ -389,3 +389,26 @@ def test_predict_shapes_and_regression() -> None:
     assert net.predict_proba(X).shape == (200, 1)
     clf = MLP([3, 4, 1], rng=0)
     assert set(np.unique(clf.predict(X))) <= {0, 1} and clf.predict(X).shape == (200,)
+
+
+def test_gradcheck_of_a_float32_network_runs_in_float64() -> None:
+    X, y = _data(CONFIGS[1], seed=5)
+    net = MLP([3, 6, 5, 4], activation="tanh", output="softmax", dtype=np.float32, rng=0)
+    before = {k: v.copy() for k, v in net.params.items()}
+    rep = net.gradcheck(X.astype(np.float32), y)
+    assert rep.passed and rep.difference < 1e-8  # float32 arithmetic would leave ~1e-4
+    assert all(net.params[k].dtype == np.float32 for k in before)
+    for k, v in before.items():
+        np.testing.assert_array_equal(net.params[k], v)
+
+
+def test_a_callback_may_replace_the_parameters() -> None:
+    data = tr.datasets.circles(rng=0)
+    net = MLP([2, 4, 1], rng=0)
+    frozen = net.params
+
+    def reset(info: EpochInfo) -> None:
+        net.params = frozen  # e.g. a user restoring weights
+
+    hist = net.fit(data.X_train, data.y_train, lr=0.1, epochs=3, callback=reset)
+    assert hist.loss[1] == hist.loss[2]  # every epoch started from the same weights
