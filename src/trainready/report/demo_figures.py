@@ -136,13 +136,13 @@ def figure_depth(res: DepthResult) -> Any:
         a_std = rec.column("a_std")[:-1]  # hidden layers (the last is the linear output)
         d_norm = rec.column("delta_norm")
         layers = np.arange(1, len(a_std) + 1)
-        color = _COLORS.get(s.label)
+        hue = _COLORS.get(s.label)
         if not np.any(a_std > 0):
             floor.append(s.label)
             continue
-        ax_a.plot(layers, _positive(a_std), color=color, lw=1.6, label=s.label)
+        ax_a.plot(layers, _positive(a_std), color=hue, lw=1.6, label=s.label)
         ax_g.plot(
-            np.arange(1, len(d_norm) + 1), _positive(d_norm), color=color, lw=1.6, label=s.label
+            np.arange(1, len(d_norm) + 1), _positive(d_norm), color=hue, lw=1.6, label=s.label
         )
     for ax in (ax_a, ax_g):
         _style(ax)
