@@ -250,7 +250,7 @@ def _check(
             tensors = list(session.checked.values())
             grads = torch.autograd.grad(out, tensors, allow_unused=True)
         grads_np: dict[str, np.ndarray] = {}
-        unused = []
+        unused: list[str] = []
         for (name, t), g in zip(session.checked.items(), grads, strict=True):
             if g is None:
                 unused.append(name)

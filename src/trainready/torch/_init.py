@@ -24,10 +24,12 @@ __all__ = [
     "LsuvRow",
     "LsuvTable",
     "activation_of",
+    "bias_of",
     "init_",
     "layers_with_activations",
     "lsuv_",
     "run_module",
+    "weight_of",
 ]
 
 #: The layers :func:`init_`, :func:`lsuv_` and :func:`trainready.torch.diagnose` act on.
@@ -68,6 +70,19 @@ _ACTIVATION_MODULES: dict[str, str] = {
     "LogSoftmax": "softmax",
 }
 _KNOWN = (*sorted(set(_ACTIVATION_MODULES.values())), "linear")
+
+
+def weight_of(layer: torch.nn.Module) -> torch.Tensor:
+    """A Linear/Conv layer's weight (typed)."""
+    w = layer.weight
+    assert isinstance(w, torch.Tensor)  # a LAYER_TYPES module always has one
+    return w
+
+
+def bias_of(layer: torch.nn.Module) -> torch.Tensor | None:
+    """A Linear/Conv layer's bias, or None."""
+    b = getattr(layer, "bias", None)
+    return b if isinstance(b, torch.Tensor) else None
 
 
 def activation_of(module: torch.nn.Module) -> tuple[str, float | None] | None:
@@ -263,7 +278,7 @@ def init_(
             )
     rows = []
     for name, layer, act_name, slope in layers:
-        weight = layer.weight
+        weight = weight_of(layer)
         if torch.nn.parameter.is_lazy(weight):
             raise ValueError(
                 f"module: layer {name!r} is lazy and has no shape yet; run one forward pass "
@@ -292,9 +307,10 @@ def init_(
             W = _init.orthogonal(shape, gain=g, rng=gen)
         with torch.no_grad():
             weight.copy_(torch.from_numpy(np.ascontiguousarray(W)))
-            has_bias = getattr(layer, "bias", None) is not None
-            if has_bias:
-                layer.bias.zero_()
+            bias = bias_of(layer)
+            has_bias = bias is not None
+            if bias is not None:
+                bias.zero_()
         rows.append(
             InitRow(name, type(layer).__name__, shape, act, chosen, std, fan_in, fan_out, has_bias)
         )
@@ -453,10 +469,10 @@ def lsuv_(
         with torch.no_grad():
             if orthonormal:
                 for m in layers.values():
-                    shape = tuple(m.weight.shape)
-                    m.weight.copy_(torch.from_numpy(_init.orthogonal(shape, rng=gen)))
-                    if m.bias is not None:
-                        m.bias.zero_()
+                    w, b = weight_of(m), bias_of(m)
+                    w.copy_(torch.from_numpy(_init.orthogonal(tuple(w.shape), rng=gen)))
+                    if b is not None:
+                        b.zero_()
             order = _call_order(module, batch)
             for name in order:
                 layer = layers[name]
@@ -464,7 +480,7 @@ def lsuv_(
                 total, it = 1.0, 0
                 while it < max_iter and abs(var - 1.0) >= tol and 0 < var < math.inf:
                     factor = 1.0 / math.sqrt(var)
-                    layer.weight.mul_(factor)
+                    weight_of(layer).mul_(factor)
                     total *= factor
                     it += 1
                     var = _output_variance(module, layer, batch)

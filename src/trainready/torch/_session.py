@@ -58,7 +58,9 @@ def named_tensors(
     module: torch.nn.Module | None = None
     if isinstance(params, torch.nn.Module):
         module = params
-        named = {n: p for n, p in params.named_parameters() if p.requires_grad}
+        named: dict[str, torch.Tensor] = {
+            n: p for n, p in params.named_parameters() if p.requires_grad
+        }
         if not named:
             raise ValueError(
                 f"{what}: the module {type(params).__name__} has no parameter that requires grad; "
@@ -87,7 +89,8 @@ def named_tensors(
     if not named:
         raise ValueError(f"{what} is empty: pass the module or at least one tensor to check")
     seen: dict[tuple[str, int], str] = {}
-    for name, t in named.items():
+    for key_name, t in named.items():
+        name = key_name
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{what}[{name!r}]: expected a torch.Tensor; got {type(t).__name__}")
         if torch.nn.parameter.is_lazy(t):
@@ -108,13 +111,13 @@ def named_tensors(
             )
         if t.numel() == 0:
             raise ValueError(f"{what}[{name!r}] is empty (shape {tuple(t.shape)}); remove it")
-        key = (str(t.device), t.untyped_storage().data_ptr())
-        if key in seen:
+        where = (str(t.device), t.untyped_storage().data_ptr())
+        if where in seen:
             raise ValueError(
-                f"{what}[{name!r}] shares memory with {what}[{seen[key]!r}] (tied or view "
+                f"{what}[{name!r}] shares memory with {what}[{seen[where]!r}] (tied or view "
                 "tensors); pass each underlying tensor once"
             )
-        seen[key] = name
+        seen[where] = name
     return named, module
 
 

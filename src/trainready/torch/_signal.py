@@ -27,7 +27,7 @@ from ..init import RngLike, as_generator
 from ..signal import Diagnosis, Finding, LayerRecord, SignalRecord, Thresholds, judge
 from ..signal._diagnose import _input_findings, _verify  # the doctor's verification logic
 from ..signal._record import SAMPLE_SIZE, SATURATION_Z
-from ._init import LAYER_TYPES, init_, lsuv_, run_module
+from ._init import LAYER_TYPES, bias_of, init_, lsuv_, run_module, weight_of
 from ._session import Float64Session
 
 __all__ = ["diagnose", "record"]
@@ -111,7 +111,7 @@ class _Recorder(TorchFunctionMode):
         call.stats.update(dead_fraction=0.0, saturated_fraction=0.0)
         call.stats["nonfinite"] = not math.isfinite(zr)
         if z.requires_grad:
-            z.register_hook(lambda g, c=call: _keep_delta(c, g))
+            z.register_hook(lambda g, c=call: _keep_delta(c, g))  # type: ignore[no-untyped-call]
         self.calls.append(call)
         self.pending = call
 
@@ -186,19 +186,20 @@ def _first_float(batch: Any) -> torch.Tensor | None:
 
 def _duplicates(layer: torch.nn.Module, delta: torch.Tensor | None, unit_axis: int) -> float:
     """Fraction of units that duplicate another: same incoming weights and bias, same dL/dz."""
-    W = layer.weight.detach().to(torch.float64).reshape(layer.weight.shape[0], -1).cpu().numpy()
+    w = weight_of(layer)
+    W = w.detach().to(torch.float64).reshape(w.shape[0], -1).cpu().numpy()
     n = W.shape[0]
     if n < 2 or len(np.unique(W, axis=0)) == n:
         return 0.0
     cols = [W]
-    if getattr(layer, "bias", None) is not None:
-        cols.append(layer.bias.detach().to(torch.float64).cpu().numpy()[:, None])
-    if delta is not None:
-        cols.append(_units_first(delta, unit_axis).to(torch.float64).cpu().numpy())
-    if delta is None or delta.shape[unit_axis] != n:  # grouped conv or no gradient
+    bias = bias_of(layer)
+    if bias is not None:
+        cols.append(bias.detach().to(torch.float64).cpu().numpy()[:, None])
+    if delta is None or delta.shape[unit_axis] != n:  # no gradient reached this layer
         return 0.0
-    full = np.concatenate(cols, axis=1)
-    return (n - len(np.unique(full, axis=0))) / n
+    cols.append(_units_first(delta, unit_axis).to(torch.float64).cpu().numpy())
+    distinct: int = len(np.unique(np.concatenate(cols, axis=1), axis=0))
+    return float((n - distinct) / n)
 
 
 def record(
@@ -311,7 +312,7 @@ def _layer_record(
     index: int, c: _Call, gmap: dict[str, Any], scale: float, rec: _Recorder, depth: int
 ) -> LayerRecord:
     base = c.name.split("#")[0]
-    W = c.layer.weight.detach()
+    W = weight_of(c.layer).detach()
     gW = gmap.get(f"{base}.weight")
     gb = gmap.get(f"{base}.bias")
     wn = float(torch.linalg.vector_norm(W.to(torch.float64)))
@@ -497,7 +498,7 @@ def diagnose(
     inputs: list[Finding] = []
     if report is not None:
         if verify:
-            inputs = _input_findings(report, v, before)
+            inputs = _input_findings(report, v, before)  # type: ignore[arg-type]
         else:
             kinds = ("nonfinite", "scale_mismatch", "offset", "uncentered", "unscaled")
             inputs = [
@@ -513,7 +514,10 @@ def diagnose(
                 for a in report.findings
                 if a.kind in kinds
             ]
-    findings = [_verify(f, v, before, bool(inputs)) if verify else f for f in raw]
+    findings = [
+        _verify(f, v, before, bool(inputs)) if verify else f  # type: ignore[arg-type]
+        for f in raw
+    ]
     sym = [f for f in findings if f.kind == "symmetry"]
     rest = [f for f in findings if f.kind != "symmetry"]
     return Diagnosis(tuple(sym + inputs + rest), before, report, th)
