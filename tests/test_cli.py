@@ -499,3 +499,29 @@ def test_console_script_exit_codes(model_file: Path) -> None:
     )
     assert (ok.returncode, bad.returncode, usage.returncode) == (0, 1, 2)
     assert usage.stderr.count("\n") == 1 and "Traceback" not in usage.stderr
+
+
+def test_doctor_pytorch_module(tmp_path: Path) -> None:
+    """PyTorch's default Linear init (U(±1/sqrt(n)), Var = 1/(3n)) before ReLUs vanishes."""
+    pytest.importorskip("torch")
+    tr_torch = pytest.importorskip("trainready.torch")
+    if not hasattr(tr_torch, "diagnose"):
+        pytest.skip("trainready.torch.diagnose is not available")
+    path = tmp_path / "tnet.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            import torch
+
+            def make():
+                torch.manual_seed(0)
+                layers = [torch.nn.Linear(32, 128), torch.nn.ReLU()]
+                for _ in range(19):
+                    layers += [torch.nn.Linear(128, 128), torch.nn.ReLU()]
+                return torch.nn.Sequential(*layers, torch.nn.Linear(128, 1)), torch.randn(256, 32)
+            """
+        )
+    )
+    result = runner.invoke(app, ["doctor", f"{path}:make"])
+    assert result.exit_code == 1, result.output
+    assert "vanishing" in result.stdout and "fix (verified)" in result.stdout
