@@ -223,12 +223,13 @@ def main() -> None:
     torch.set_num_threads(2)
     steps_per_epoch = 4
     n = BATCH * steps_per_epoch
-    epochs = 10 if args.quick else 30
-    rounds = 2 if args.quick else 4
+    epochs = 10 if args.quick else 20
+    rounds = 2 if args.quick else 3
     gflop = flops_per_step() / 1e9
     print(
-        f"machine: {os.cpu_count()} CPUs, numpy {np.__version__}, torch {torch.__version__} "
-        f"(2 threads); {DIMS}, batch {BATCH}; time per step = the fastest epoch of "
+        f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, numpy "
+        f"{np.__version__} (OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
+        f"), torch {torch.__version__} (2 threads); {DIMS}, batch {BATCH}; time per step = the fastest epoch of "
         f"{steps_per_epoch} steps among {rounds} interleaved rounds x {epochs - 1} epochs "
         "(median in parentheses)"
     )
