@@ -108,7 +108,7 @@ def test_default_steps_beat_the_fixed_step_by_orders_of_magnitude(problem):
     assert auto.difference < fixed.difference / 100
     assert 1e-17 < auto.noise < 1e-13  # measured, near float64 rounding
     n = sum(v.size for v in params.values())
-    assert 4 * n + 14 <= auto.evaluations <= 4 * n + 14 + 4 * len(auto.kinks)
+    assert 4 * n + 14 <= auto.evaluations <= 5 * n + 14  # about 4N: a few re-checks at most
 
 
 def test_noise_is_measured_not_assumed():

@@ -24,7 +24,7 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
 
 # At most this many kink suspects get re-checked with smaller steps (4 loss calls each).
-MAX_KINK_RECHECKS = 500
+MAX_KINK_RECHECKS = 500  # 4 to 8 loss calls each
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,18 @@ def check_coordinates(
             sigma = max(min(sigma, from_coords), MACHINE_EPS * abs(f0) / 2)
         pts = five_point(f0, fm1, fmh, fph, fp1, h, sigma)
         numeric, error = pts.estimate.copy(), pts.error.copy()
-        suspects = np.flatnonzero(pts.kink)
+        # Kinks the fourth difference flags, and mismatches that several kinks crossed at once
+        # could explain (the one-sided slopes differ by at least half the mismatch).
+        # Kinks the fourth difference flags, and mismatches that several kinks crossed at once
+        # could explain (the one-sided slopes differ by at least half the mismatch).
+        # Also estimates whose error is dominated by |D(h) - D(h/2)| rather than noise: kinks
+        # the test missed, or several crossed at once; a smaller step tightens them.
+        mismatch = np.abs(g[coords] - numeric)
+        explained = (mismatch > error) & (np.abs(pts.right - pts.left) >= 0.5 * mismatch)
+        spread = pts.error - pts.noise
+        uncertain = (spread > pts.noise) & (spread > 1e-6 * (np.abs(g[coords]) + np.abs(numeric)))
+        suspects = np.flatnonzero(pts.kink | explained | uncertain)
+        kink_flags = pts.kink
     else:
         h = np.full(n, float(eps))
         fm1, fp1 = np.empty(n), np.empty(n)
@@ -93,43 +104,44 @@ def check_coordinates(
         mismatch = np.abs(g[coords] - numeric)
         # A kink can explain a mismatch only if the one-sided slopes differ at least as much.
         suspects = np.flatnonzero((mismatch > error) & (np.abs(right - left) >= 0.5 * mismatch))
+        kink_flags = np.zeros(n, dtype=bool)
+
+    def pts_kink(j: int) -> bool:
+        return bool(kink_flags[j])
 
     excluded = np.zeros(n, dtype=bool)
     kinks: list[Kink] = []
     for rank, j in enumerate(suspects):
         i = int(coords[j])
-        hs1, hs2 = float(h[j]) / 16, float(h[j]) / 256
         if rank >= MAX_KINK_RECHECKS:
             excluded[j] = True
             kinks.append(_kink(obj, i, numeric[j], g[i], np.nan, np.nan, float(h[j]), False))
             continue
-        fp_a, fm_a = obj.at_coordinate(i, hs1), obj.at_coordinate(i, -hs1)
-        fp_b, fm_b = obj.at_coordinate(i, hs2), obj.at_coordinate(i, -hs2)
-        d_a, d_b = (fp_a - fm_a) / (2 * hs1), (fp_b - fm_b) / (2 * hs2)
-        s_a, s_b = fp_a - 2 * f0 + fm_a, fp_b - 2 * f0 + fm_b
-        e_a = NOISE_SIGMAS * CENTRAL_NOISE * sigma / hs1
-        e_b = NOISE_SIGMAS * CENTRAL_NOISE * sigma / hs2
-        noise_s = NOISE_SIGMAS * np.sqrt(6.0) * sigma
-        # Second differences scale as h^2 when smooth, as h when a kink sits within the step.
-        kink_at_theta = abs(s_b) > noise_s and abs(s_b) > abs(s_a) / 64
-        left_b, right_b = (f0 - fm_b) / hs2, (fp_b - f0) / hs2
-        if not kink_at_theta:
-            if abs(d_a - numeric[j]) <= error[j] + e_a and abs(d_a - d_b) <= e_a + e_b:
-                continue  # smooth after all: the first estimate stands
-            if abs(d_a - d_b) <= e_a + e_b:
-                numeric[j], error[j] = d_a, e_a + abs(d_a - d_b)
-            else:  # the kink lies between hs2 and hs1: the smallest step is clean
-                numeric[j], error[j] = d_b, e_b
-            kinks.append(_kink(obj, i, numeric[j], g[i], left_b, right_b, hs2, True))
+        # Richardson again at h/16, then h/256: a kink further than the step is not crossed.
+        for factor in (16.0, 256.0):
+            hs = float(h[j]) / factor
+            vals = [obj.at_coordinate(i, s) for s in (-hs, -hs / 2, hs / 2, hs)]
+            small = five_point(f0, *(np.array([v]) for v in vals), np.array([hs]), sigma)
+            if not small.kink[0]:
+                break
+        if not small.kink[0]:
+            better, better_error = float(small.estimate[0]), float(small.error[0])
+            moved = abs(better - numeric[j]) > better_error + error[j]
+            if better_error < error[j] or moved:
+                if eps is not None or pts_kink(j) or moved:
+                    kinks.append(
+                        _kink(obj, i, better, g[i], small.left[0], small.right[0], hs, True)
+                    )
+                numeric[j], error[j] = better, better_error
             continue
-        # A kink at (or within hs2 of) theta: no step avoids it. Blame the analytic value only
-        # if it is not one of the one-sided derivatives (or between them).
-        tol = 2 * NOISE_SIGMAS * sigma / hs2 + 1e-6 * (abs(left_b) + abs(right_b))
-        lo, hi = min(left_b, right_b) - tol, max(left_b, right_b) + tol
-        numeric[j], error[j] = d_b, e_b
-        if lo <= g[i] <= hi:
+        # A kink at (or within h/256 of) theta: no step avoids it. Blame the analytic value
+        # only if it is not one of the one-sided derivatives (or between them).
+        left, right = float(small.left[0]), float(small.right[0])
+        tol = 2 * NOISE_SIGMAS * sigma / hs + 1e-6 * (abs(left) + abs(right))
+        numeric[j], error[j] = float(small.estimate[0]), float(small.error[0])
+        if min(left, right) - tol <= g[i] <= max(left, right) + tol:
             excluded[j] = True
-            kinks.append(_kink(obj, i, d_b, g[i], left_b, right_b, hs2, False))
+            kinks.append(_kink(obj, i, numeric[j], g[i], left, right, hs, False))
     return CoordinateResult(coords, numeric, error, excluded, tuple(kinks), sigma)
 
 
