@@ -29,9 +29,11 @@ from .._optional import require
 
 require("torch", "trainready.torch")
 
+from ._diagnose import diagnose  # noqa: E402
 from ._gradcheck import check_function, gradcheck  # noqa: E402
-from ._init import InitRow, InitTable, LsuvRow, LsuvTable, init_, lsuv_  # noqa: E402
-from ._signal import diagnose, record  # noqa: E402
+from ._init import InitRow, InitTable, init_  # noqa: E402
+from ._lsuv import LsuvRow, LsuvTable, lsuv_  # noqa: E402
+from ._record import record  # noqa: E402
 
 __all__ = [
     "InitRow",
