@@ -412,3 +412,21 @@ def test_a_callback_may_replace_the_parameters() -> None:
 
     hist = net.fit(data.X_train, data.y_train, lr=0.1, epochs=3, callback=reset)
     assert hist.loss[1] == hist.loss[2]  # every epoch started from the same weights
+
+
+def test_dropout_is_off_at_predict_time() -> None:
+    data = tr.datasets.moons(rng=0)
+    net = MLP([2, 16, 1], keep_prob=0.5, rng=0)
+    net.fit(data.X_train, data.y_train, lr=0.1, epochs=20, batch_size=50)
+    plain = MLP([2, 16, 1], init=net.params)  # the same weights, no dropout
+    np.testing.assert_array_equal(net.predict_proba(data.X_test), plain.predict_proba(data.X_test))
+    assert net.loss(data.X_test, data.y_test) == plain.loss(data.X_test, data.y_test)
+
+
+def test_batch_norm_rejects_a_single_example_mini_batch_up_front() -> None:
+    data = tr.datasets.moons(301, 10, rng=0)
+    net = MLP([2, 4, 1], batch_norm=True, rng=0)
+    with pytest.raises(ValueError, match="batch_size=100"):
+        net.fit(data.X_train, data.y_train, epochs=1, batch_size=100)
+    hist = net.fit(data.X_train, data.y_train, epochs=1, batch_size=64)  # last batch: 45
+    assert len(hist.loss) == 1

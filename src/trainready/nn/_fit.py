@@ -60,6 +60,12 @@ def fit(
     dropout_rng = gen if any(p < 1 for p in self.keep_prob) else None
     full = batch_size is None or batch_size >= m
     bs = m if full else int(batch_size)  # type: ignore[arg-type]
+    if any(self.batch_norm) and (bs < 2 or m % bs == 1):
+        raise ValueError(
+            f"batch norm needs at least 2 examples in every mini-batch; with {m} examples and "
+            f"batch_size={batch_size} one batch has a single example. Choose another batch_size "
+            "(or drop an example)."
+        )
     ws = self._ws
     params = self._params
     losses: list[float] = []
