@@ -109,9 +109,6 @@ class BatchNorm:
     the *unbiased* batch variance, momentum 0.1, eps 1e-5.
     """
 
-    eps: float = 1e-5
-    momentum: float = 0.1
-
     @staticmethod
     def forward(
         x: Array,
