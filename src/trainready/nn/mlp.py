@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from . import _validate as V
 from ._engine import Backprop, Workspace
-from .activations import Activation, get_activation
+from .activations import ACTIVATIONS, Activation, get_activation
 from .history import EpochInfo, History
 from .losses import OutputLoss, get_output
 from .optimizers import Optimizer
@@ -113,7 +113,8 @@ class MLP(Backprop):
                     init,
                     rng=self._rng,
                     scale=init_scale,
-                    activation=[a.name for a in self._acts],
+                    # a custom activation with an unknown name is initialized as linear
+                    activation=[a.name if a.name in ACTIVATIONS else "linear" for a in self._acts],
                 )
             )
             for l, on in enumerate(self.batch_norm, start=1):
