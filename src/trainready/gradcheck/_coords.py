@@ -13,6 +13,7 @@ from ._numeric import (
     MACHINE_EPS,
     NOISE_SIGMAS,
     five_point,
+    five_point_one,
     noise_from_fourth_differences,
     relative_noise,
     richardson_steps,
@@ -111,7 +112,8 @@ def check_coordinates(
 
     excluded = np.zeros(n, dtype=bool)
     kinks: list[Kink] = []
-    for rank, j in enumerate(suspects):
+    for rank, jj in enumerate(suspects):
+        j = int(jj)
         i = int(coords[j])
         if rank >= MAX_KINK_RECHECKS:
             excluded[j] = True
@@ -121,7 +123,7 @@ def check_coordinates(
         for factor in (16.0, 256.0):
             hs = float(h[j]) / factor
             vals = [obj.at_coordinate(i, s) for s in (-hs, -hs / 2, hs / 2, hs)]
-            small = five_point(f0, *(np.array([v]) for v in vals), np.array([hs]), sigma)
+            small = five_point_one(f0, vals, hs, sigma)
             if not small.kink[0]:
                 break
         if not small.kink[0]:
@@ -136,12 +138,12 @@ def check_coordinates(
             continue
         # A kink at (or within h/256 of) theta: no step avoids it. Blame the analytic value
         # only if it is not one of the one-sided derivatives (or between them).
-        left, right = float(small.left[0]), float(small.right[0])
-        tol = 2 * NOISE_SIGMAS * sigma / hs + 1e-6 * (abs(left) + abs(right))
+        lft, rgt = float(small.left[0]), float(small.right[0])
+        tol = 2 * NOISE_SIGMAS * sigma / hs + 1e-6 * (abs(lft) + abs(rgt))
         numeric[j], error[j] = float(small.estimate[0]), float(small.error[0])
-        if min(left, right) - tol <= g[i] <= max(left, right) + tol:
+        if min(lft, rgt) - tol <= g[i] <= max(lft, rgt) + tol:
             excluded[j] = True
-            kinks.append(_kink(obj, i, numeric[j], g[i], left, right, hs, False))
+            kinks.append(_kink(obj, i, numeric[j], g[i], lft, rgt, hs, False))
     return CoordinateResult(coords, numeric, error, excluded, tuple(kinks), sigma)
 
 

@@ -78,7 +78,7 @@ def explain(
         order = where[np.argsort(-np.abs(analytic[where] - numeric[where]))]
         parts = []
         for j in order[:3]:
-            idx = np.unravel_index(int(flat_indices[j]), shape) if shape else ()
+            idx = tuple(int(k) for k in np.unravel_index(int(flat_indices[j]), shape))
             ratio = analytic[j] / numeric[j] if numeric[j] != 0 else np.inf
             off = f"{ratio:.4g} × numeric" if np.isfinite(ratio) else "numeric is 0"
             parts.append(f"{format_index(name, idx)} (analytic {off})")

@@ -92,7 +92,7 @@ class GradientMonitor:
             cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
             try:
                 module.eval()
-                return tr_torch.gradcheck(loss_fn, module, **options)  # type: ignore[no-any-return]
+                return tr_torch.gradcheck(loss_fn, module, **options)
             finally:
                 module.train(was_training)
                 torch.random.set_rng_state(cpu_state)

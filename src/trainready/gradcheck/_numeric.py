@@ -84,7 +84,7 @@ def relative_noise(sigma: float, f0: float) -> float:
 def richardson_steps(theta: FloatArray, eta: float) -> FloatArray:
     """Per-coordinate step h = eta^(1/5) * max(1, |theta_i|), made exactly representable."""
     h = eta**0.2 * np.maximum(1.0, np.abs(theta))
-    return (theta + h) - theta  # the step the arithmetic actually takes
+    return np.asarray((theta + h) - theta, dtype=np.float64)  # the step the arithmetic takes
 
 
 def central_step(eta: float) -> float:
@@ -138,6 +138,12 @@ def five_point(
         right=(fp1 - f0) / h,
         kink=kink,
     )
+
+
+def five_point_one(f0: float, values: list[float], h: float, sigma: float) -> FivePoint:
+    """:func:`five_point` for one coordinate: ``values`` = J at -h, -h/2, h/2, h."""
+    fm1, fmh, fph, fp1 = (np.array([v], dtype=np.float64) for v in values)
+    return five_point(f0, fm1, fmh, fph, fp1, np.array([h]), sigma)
 
 
 def noise_from_fourth_differences(d4: FloatArray, informative: NDArray[np.bool_]) -> float | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ._numeric import MACHINE_EPS, central_step, five_point, relative_noise
+from ._numeric import MACHINE_EPS, central_step, five_point_one, relative_noise
 from ._objective import Objective
 from ._report import Probe
 
@@ -76,7 +76,7 @@ class Prober:
         t = t0
         for t in (t0, t0 / 10, t0 / 100):
             vals = [self.obj.along(u, s, start, stop) for s in (-t, -t / 2, t / 2, t)]
-            pts = five_point(self.f0, *(np.array([v]) for v in vals), np.array([t]), self.sigma)
+            pts = five_point_one(self.f0, vals, t, self.sigma)
             result = Directional(
                 analytic=analytic,
                 numeric=float(pts.estimate[0]),
