@@ -326,6 +326,35 @@ def test_a_wrong_gradient_at_a_kink_is_still_blamed():
     assert tr.gradcheck(loss, params, bad, mode="full").verdict == "wrong"
 
 
+def test_several_examples_exactly_on_the_kink_are_not_blamed_in_any_mode():
+    # b = 0 and three all-zero input rows: those examples sit exactly on ReLU's kink for every
+    # unit, so every bias coordinate (and every probe direction) crosses a kink at theta.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8, 3))
+    X[:3] = 0.0
+    y = rng.standard_normal(8)
+    params = {"W": rng.standard_normal((4, 3)), "b": np.zeros(4), "v": rng.standard_normal(4)}
+
+    def loss(p):
+        h = np.maximum(0, X @ p["W"].T + p["b"])
+        return float(0.5 * np.mean((h @ p["v"] - y) ** 2))
+
+    def grads(p):
+        z = X @ p["W"].T + p["b"]
+        h = np.maximum(0, z)
+        r = (h @ p["v"] - y) / len(y)
+        dz = np.outer(r, p["v"]) * (z > 0)
+        return {"W": dz.T @ X, "b": dz.sum(0), "v": h.T @ r}
+
+    for mode in ("full", "sample", "probe"):
+        rep = tr.gradcheck(loss, params, grads, mode=mode)
+        assert rep.passed, str(rep)
+        assert {k.name for k in rep.kinks} == {"b"} and not any(k.resolved for k in rep.kinks)
+    assert rep.mode == "sample" and "kinks" in rep.notes[0]  # probe fell back to elements
+    bad = lambda p: {**grads(p), "b": grads(p)["b"] * 3}
+    assert tr.gradcheck(loss, params, bad, mode="full").verdict == "wrong"
+
+
 def test_fixed_eps_detects_kinks_too():
     loss, params, grads = relu_problem(3e-8)
     rep = tr.gradcheck(loss, params, grads, mode="full", eps=1e-7)

@@ -149,9 +149,12 @@ def gradcheck(
     sigma = _measure_noise(obj, generator, f0)
     notes: list[str] = []
 
+    report: GradcheckReport | None = None
     if mode == "probe":
         report = _probe_mode(obj, g, f0, sigma, generator, probes, notes)
-    else:
+        if report is None:
+            mode = "sample"
+    if report is None:
         coords = (
             np.arange(n)
             if mode == "full"
@@ -266,7 +269,8 @@ def _probe_mode(
     rng: np.random.Generator,
     n_probes: int,
     notes: list[str],
-) -> GradcheckReport:
+) -> GradcheckReport | None:
+    """Probe mode; None when every probe crossed a kink (the caller then checks elements)."""
     spec, theta, n = obj.spec, obj.theta, obj.spec.size
     prober = Prober(obj, g, f0, sigma, probe_step(sigma, f0))
     global_probes: list[tuple[Directional, FloatArray]] = []
@@ -287,10 +291,11 @@ def _probe_mode(
     failing = [(d, u) for d, u in global_probes if d.significant]
     if not usable:
         notes.append(
-            "every probe direction crossed a non-differentiable point even at 1/100 of the step; "
-            "no verdict from probes: use mode='sample' or mode='full'"
+            "every probe direction crossed a non-differentiable point even at 1/100 of the step "
+            "(parameters sitting exactly on kinks, e.g. ReLU inputs exactly 0): checked "
+            "elements instead, as in mode='sample'"
         )
-        return _probe_report(difference, 0.0, "check", params, kinks, sigma, f0, n, records)
+        return None
     if not failing:
         return _probe_report(difference, 0.0, "ok", params, kinks, sigma, f0, n, records)
 

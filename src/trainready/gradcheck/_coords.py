@@ -139,7 +139,7 @@ def check_coordinates(
         # A kink at (or within h/256 of) theta: no step avoids it. Blame the analytic value
         # only if it is not one of the one-sided derivatives (or between them).
         lft, rgt = float(small.left[0]), float(small.right[0])
-        tol = 2 * NOISE_SIGMAS * sigma / hs + 1e-6 * (abs(lft) + abs(rgt))
+        tol = float(small.side_error[0])
         numeric[j], error[j] = float(small.estimate[0]), float(small.error[0])
         if min(lft, rgt) - tol <= g[i] <= max(lft, rgt) + tol:
             excluded[j] = True

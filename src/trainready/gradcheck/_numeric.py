@@ -11,7 +11,7 @@ Notation for one coordinate (or one probe direction), step h, f0 = J(theta):
   ``D4 = f(-h) - 4 f(-h/2) + 6 f0 - 4 f(h/2) + f(h)``. For a smooth function it is
   ``(h/2)^4 f''''``, tiny next to the second difference ``S = f(h) - 2 f0 + f(-h) ~ h^2 f''``;
   a kink (slope jump s) inside ``(-h, h)`` makes it ``O(s h)``, as large as S. Left and right
-  one-sided differences disagree exactly by ``-D4 / h``, so this is the left/right test.
+  one-sided (second-order) differences disagree exactly by ``-D4 / h``: the left/right test.
 
 The noise sigma (absolute standard deviation of J's rounding) is measured with Moré & Wild's
 ECnoise (SIAM J. Sci. Comput. 33(3), 2011): a table of differences of J along a direction.
@@ -101,8 +101,9 @@ class FivePoint:
     noise: FloatArray  # the noise part of error
     d4: FloatArray  # fourth difference
     second: FloatArray  # f(h) - 2 f0 + f(-h)
-    left: FloatArray  # (f0 - f(-h)) / h
-    right: FloatArray  # (f(h) - f0) / h
+    left: FloatArray  # one-sided, second order: (3 f0 - 4 f(-h/2) + f(-h)) / h
+    right: FloatArray  # one-sided, second order: (-3 f0 + 4 f(h/2) - f(h)) / h
+    side_error: FloatArray  # error estimate of left and right (vs first order, plus noise)
     kink: NDArray[np.bool_]  # the left/right test says a kink lies inside (-h, h)
 
 
@@ -125,6 +126,8 @@ def five_point(
     error = noise + np.abs(d1 - d2)
     d4 = fm1 - 4 * fmh + 6 * f0 - 4 * fph + fp1
     second = fp1 - 2 * f0 + fm1
+    left2 = (3 * f0 - 4 * fmh + fm1) / h
+    right2 = (-3 * f0 + 4 * fph - fp1) / h
     kink = (np.abs(d4) > NOISE_SIGMAS * D4_NOISE * sigma) & (
         np.abs(d4) > KINK_RATIO * np.abs(second)
     )
@@ -134,8 +137,11 @@ def five_point(
         noise=np.broadcast_to(noise, estimate.shape).copy(),
         d4=d4,
         second=second,
-        left=(f0 - fm1) / h,
-        right=(fp1 - f0) / h,
+        left=left2,
+        right=right2,
+        side_error=np.abs(left2 - (f0 - fmh) / (h / 2))
+        + np.abs(right2 - (fph - f0) / (h / 2))
+        + NOISE_SIGMAS * 8 * sigma / h,
         kink=kink,
     )
 
