@@ -285,3 +285,64 @@ def test_check_hvp_localizes_a_wrong_second_derivative():
 
     rep = tr.check_hvp(grads, params, dropped)
     assert rep.failing[0].name == "v" and "0.50 × numeric" in rep.failing[0].hint
+
+
+# --- MLP.fit(check_gradients_at=...) and the L2 term on its own ---------------------------------
+
+
+def test_fit_with_check_gradients_at_records_reports_and_changes_nothing():
+    data = tr.datasets.circles(rng=0)
+
+    def train(at):
+        net = tr.nn.MLP(
+            [2, 10, 5, 1],
+            activation="relu",
+            output="sigmoid",
+            init="he",
+            keep_prob=0.8,
+            l2=0.1,
+            rng=3,
+        )
+        hist = net.fit(
+            data.X_train,
+            data.y_train,
+            lr=0.05,
+            epochs=20,
+            batch_size=100,
+            optimizer="momentum",
+            check_gradients_at=at,
+        )
+        return hist, net.params
+
+    h1, p1 = train([0, 10, 20])
+    h0, p0 = train(None)
+    assert h1.loss == h0.loss and h1 == h0
+    assert all(np.array_equal(p0[k], p1[k]) for k in p0)
+    assert [e for e, _ in h1.gradchecks] == [0, 10, 20]
+    assert all(r.passed and r.mode == "probe" for _, r in h1.gradchecks)
+    assert "epoch 20: gradcheck OK" in h1.gradcheck_summary
+    with pytest.raises(ValueError, match="check_gradients_at"):
+        tr.nn.MLP([2, 3, 1], rng=0).fit(
+            data.X_train, data.y_train, epochs=1, check_gradients_at=[-1]
+        )
+
+
+def test_mlp_gradcheck_says_which_term_is_wrong(monkeypatch):
+    data = tr.datasets.circles(rng=0)
+    net = tr.nn.MLP([2, 6, 1], activation="tanh", output="sigmoid", init="he", l2=0.5, rng=0)
+    original = type(net)._cost_grads
+
+    def doubled_l2(self, params, X, Y, **kw):  # inject: the L2 gradient counted twice
+        cost, grads = original(self, params, X, Y, **kw)
+        if grads is not None and self.l2:
+            grads = {
+                k: (v + self.l2 / X.shape[0] * params[k] if k.startswith("W") else v)
+                for k, v in grads.items()
+            }
+        return cost, grads
+
+    monkeypatch.setattr(type(net), "_cost_grads", doubled_l2)
+    rep = net.gradcheck(data.X_train[:50], data.y_train[:50], mode="full")
+    assert rep.verdict == "wrong"
+    assert any("the L2 term's gradient is wrong" in n for n in rep.notes), rep.notes
+    assert net.l2 == 0.5  # restored

@@ -7,7 +7,7 @@ report classes.
 from ._check import AUTO_FULL_MAX, gradcheck, numeric_gradient
 from ._derivative import DerivativeCheck, check_derivative
 from ._hvp import check_hvp
-from ._monitor import GradientMonitor, check_terms
+from ._monitor import GradientMonitor, check_terms, summarize_checks
 from ._report import GradcheckReport, Kink, ParamResult, Probe
 
 __all__ = [
@@ -23,4 +23,5 @@ __all__ = [
     "check_terms",
     "gradcheck",
     "numeric_gradient",
+    "summarize_checks",
 ]

@@ -15,7 +15,7 @@ from typing import Any
 from ._check import gradcheck
 from ._report import GradcheckReport
 
-__all__ = ["GradientMonitor", "check_terms"]
+__all__ = ["GradientMonitor", "check_terms", "summarize_checks"]
 
 CheckFn = Callable[[], GradcheckReport]
 
@@ -127,23 +127,32 @@ class GradientMonitor:
 
     def summary(self) -> str:
         """One line per check, and a call-out when a check that passed earlier fails later."""
-        lines = [f"epoch {e}: {rep.summary()}" for e, rep in self.reports]
-        first_ok = next((e for e, rep in self.reports if rep.passed), None)
-        first_bad = next(
-            (
-                e
-                for e, rep in self.reports
-                if not rep.passed and first_ok is not None and e > first_ok
-            ),
-            None,
+        return summarize_checks(self.reports)
+
+
+def summarize_checks(reports: Iterable[tuple[int, GradcheckReport]]) -> str:
+    """One line per ``(epoch, report)``, and a call-out when a check passed, then failed.
+
+    Example:
+        >>> summarize_checks([])
+        'no gradient check ran'
+    """
+    reports = list(reports)
+    if not reports:
+        return "no gradient check ran"
+    lines = [f"epoch {e}: {rep.summary()}" for e, rep in reports]
+    first_ok = next((e for e, rep in reports if rep.passed), None)
+    first_bad = next(
+        (e for e, rep in reports if not rep.passed and first_ok is not None and e > first_ok),
+        None,
+    )
+    if first_ok is not None and first_bad is not None:
+        lines.append(
+            f"passed at epoch {first_ok}, fails at epoch {first_bad}: the gradient is wrong "
+            "for larger weights (a term that vanishes near initialization), so checking "
+            "at initialization alone would have missed it"
         )
-        if first_ok is not None and first_bad is not None:
-            lines.append(
-                f"passed at epoch {first_ok}, fails at epoch {first_bad}: the gradient is wrong "
-                "for larger weights (a term that vanishes near initialization), so checking "
-                "at initialization alone would have missed it"
-            )
-        return "\n".join(lines)
+    return "\n".join(lines)
 
 
 def check_terms(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +34,8 @@ def fit(
     y_dev: Any,
     callback: Callable[[EpochInfo], Any] | None,
     rng: Any,
+    check_gradients_at: Iterable[int] | None = None,
+    check_options: Mapping[str, Any] | None = None,
 ) -> History:
     """See :meth:`trainready.nn.MLP.fit`."""
     Xa, Ya = self._prepare(X, y)
@@ -73,6 +75,16 @@ def fit(
     dev_accs: list[float] = []
     stopped = False
     start = time.perf_counter()
+    checks: list[tuple[int, Any]] = []
+    check_at = _check_epochs(check_gradients_at)
+    check_opts = {"mode": "probe", **dict(check_options or {})}
+    k = min(m, 256)
+
+    def check_now(epoch: int) -> None:
+        if epoch in check_at:  # on copies, no random numbers drawn: training is unaffected
+            checks.append((epoch, self.gradcheck(Xa[:k], Ya[:k], **check_opts)))
+
+    check_now(0)
 
     def history() -> History:
         return History(
@@ -85,6 +97,7 @@ def fit(
             None if full else bs,
             stopped,
             time.perf_counter() - start,
+            tuple(checks),
         )
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
@@ -139,6 +152,7 @@ def fit(
                 if self._out.is_classifier:
                     info_dev_acc = self._accuracy(zd, dev[1])
                     dev_accs.append(info_dev_acc)
+            check_now(epoch)
             if callback is not None and callback(
                 EpochInfo(epoch, epochs, epoch_loss, info_dev_loss, info_dev_acc)
             ):
@@ -148,6 +162,20 @@ def fit(
     if bad:  # the last update overflowed: the next cost would have been NaN
         raise _diverged(len(losses), "", f"parameters {bad} became NaN or infinite", lr, history())
     return history()
+
+
+def _check_epochs(at: Iterable[int] | None) -> frozenset[int]:
+    if at is None:
+        return frozenset()
+    try:
+        epochs = [int(e) for e in at]
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"check_gradients_at must be a list of epochs (0 = before training); got {at!r}"
+        ) from exc
+    if any(e < 0 for e in epochs):
+        raise ValueError(f"check_gradients_at: epochs must be >= 0; got {epochs}")
+    return frozenset(epochs)
 
 
 def _diverged(epoch: int, where: str, what: str, lr: float, hist: History) -> TrainingDivergedError:

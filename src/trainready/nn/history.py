@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["EpochInfo", "History"]
 
@@ -41,6 +42,8 @@ class History:
         batch_size: the mini-batch size, or None for full batch.
         stopped_early: True when a callback returned True.
         seconds: wall time of the run.
+        gradchecks: ``(epoch, GradcheckReport)`` for each ``check_gradients_at`` epoch (not
+            part of equality: a history with checks equals the same history without).
     """
 
     loss: tuple[float, ...]
@@ -52,6 +55,14 @@ class History:
     batch_size: int | None = None
     stopped_early: bool = False
     seconds: float = field(default=0.0, compare=False)
+    gradchecks: tuple[tuple[int, Any], ...] = field(default=(), compare=False)
+
+    @property
+    def gradcheck_summary(self) -> str:
+        """The checks made during training, and a call-out if one passed and a later one failed."""
+        from ..gradcheck import summarize_checks
+
+        return summarize_checks(self.gradchecks)
 
     @property
     def final_loss(self) -> float:

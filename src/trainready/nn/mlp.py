@@ -12,7 +12,7 @@ returned to the caller is a new array.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -315,6 +315,8 @@ class MLP(Backprop):
         y_dev: Any = None,
         callback: Callable[[EpochInfo], Any] | None = None,
         rng: Any = None,
+        check_gradients_at: Iterable[int] | None = None,
+        check_options: Mapping[str, Any] | None = None,
     ) -> History:
         """Train in place and return the :class:`History`.
 
@@ -328,6 +330,12 @@ class MLP(Backprop):
             X_dev, y_dev: optional dev set, evaluated (no dropout, running statistics) every epoch.
             callback: called with an :class:`EpochInfo` after every epoch; returning True stops.
             rng: Generator or seed for shuffling and dropout; defaults to the network's generator.
+            check_gradients_at: epochs after which to check :meth:`gradients` with
+                :meth:`gradcheck` (0 = before training), on the first 256 training rows. The
+                reports land in ``history.gradchecks`` and ``history.gradcheck_summary`` calls
+                out a check that passed early and fails later. A check never changes training:
+                the history is bit-identical with and without checks.
+            check_options: options for those checks (default ``mode="probe"``).
 
         Raises:
             TrainingDivergedError: the cost became NaN or infinite (its ``epoch`` and ``history``
@@ -347,6 +355,8 @@ class MLP(Backprop):
             y_dev=y_dev,
             callback=callback,
             rng=rng,
+            check_gradients_at=check_gradients_at,
+            check_options=check_options,
         )
 
     # -- checks and persistence ----------
@@ -378,7 +388,53 @@ class MLP(Backprop):
             assert g is not None
             return g
 
-        return check(loss, p64, grads, **options)
+        report = check(loss, p64, grads, **options)
+        if report.passed or not self.l2:
+            return report
+        return self._split_regularization(report, X64, Y64, p64, options)
+
+    def _split_regularization(
+        self, report: Any, X64: Array, Y64: Array, p64: dict[str, Array], options: Any
+    ) -> Any:
+        """Check the data term and the L2 term on their own: which one's gradient is wrong."""
+        from dataclasses import replace
+
+        from ..gradcheck import check_terms
+
+        l2 = self.l2
+
+        def run(p: Mapping[str, Array], need: bool, with_l2: bool) -> Any:
+            self.l2 = l2 if with_l2 else 0.0
+            try:
+                return self._cost_grads(p, X64, Y64, train=True, need_grads=need)
+            finally:
+                self.l2 = l2
+
+        def data_loss(p: Mapping[str, Array]) -> float:
+            return float(run(p, False, False)[0])
+
+        def data_grads(p: Mapping[str, Array]) -> Any:
+            return run(p, True, False)[1]
+
+        def l2_loss(p: Mapping[str, Array]) -> float:
+            return float(run(p, False, True)[0]) - data_loss(p)
+
+        def l2_grads(p: Mapping[str, Array]) -> Any:
+            full, data = run(p, True, True)[1], run(p, True, False)[1]
+            return {k: full[k] - data[k] for k in full}
+
+        terms = check_terms(
+            {"data": (data_loss, data_grads), "l2": (l2_loss, l2_grads)}, p64, **options
+        )
+        bad = [name for name, rep in terms.items() if not rep.passed]
+        what = {
+            (): "each term passes on its own, so the mismatch is in how they are combined",
+            ("data",): "the data term's gradient is wrong; the L2 term's is right",
+            ("l2",): "the L2 term's gradient is wrong (λ/m·W); the data term's is right",
+            ("data", "l2"): "both the data term's and the L2 term's gradients are wrong",
+        }[tuple(bad)]
+        details = [f"{name}: {terms[name].summary()}" for name in bad]
+        return replace(report, notes=(*report.notes, f"checked on their own: {what}", *details))
 
     def save(self, path: Any) -> None:
         """Save to an ``.npz`` file (no pickle): configuration, parameters, running statistics."""
