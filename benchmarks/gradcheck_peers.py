@@ -220,9 +220,9 @@ def main() -> None:
     sizes = {k: v for k, v in SIZES.items() if not (args.quick and k == "1e6")}
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"numpy {np.__version__}")
-    print("| N | checker | loss calls | backward calls | s / check | 1% one-element bug caught | "
-          "factor-2 bias bug caught | false alarms |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| N | checker | loss calls (correct) | loss calls (bug caught) | backward calls | "
+          "s / check | 1% one-element bug caught | factor-2 bias bug caught | false alarms |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for label, (n_in, n_h) in sizes.items():
         trials = args.trials or (3 if label == "1e6" else 5)
         if args.quick:
@@ -233,24 +233,32 @@ def main() -> None:
                 trials_here = min(trials, 1 if expensive else 2)
             else:
                 trials_here = trials
-            calls, backs, secs = [], [], []
+            # torch's fast mode, when it fails, re-runs slow mode (2N forward calls) to build its
+            # error message; past N = 2e4 that is skipped for the factor-2 bug it always catches.
+            skip_factor = "fast_mode" in name and make(n_in, n_h).n > 20_000
+            ok_calls, bug_calls, backs, secs = [], [], [], []
             caught_el = caught_fac = alarms = 0
             for trial in range(trials_here):
                 pb = make(n_in, n_h, seed=trial)
                 rng = np.random.default_rng(100 + trial)
                 g = np_grads(pb, pb.params, None)
-                bugs = [None, ("element", median_index(g["W1"], rng)), ("factor", None)]
+                bugs = [None, ("element", median_index(g["W1"], rng))]
+                if not skip_factor:
+                    bugs.append(("factor", None))
                 res = [run(pb, bug, trial) for bug in bugs]
                 alarms += res[0][0]
                 caught_el += res[1][0]
-                caught_fac += res[2][0]
+                caught_fac += res[2][0] if not skip_factor else 0
+                ok_calls.append(res[0][1])
+                bug_calls.extend(r[1] for r in res[1:] if r[0])
                 for r in res:
-                    calls.append(r[1])
                     backs.append(r[2])
                     secs.append(r[3])
-            print(f"| {pb.n:,} | {name} | {int(np.median(calls)):,} | {int(np.median(backs)):,} | "
-                  f"{np.median(secs):.3g} | {caught_el}/{trials_here} | {caught_fac}/{trials_here} "
-                  f"| {alarms}/{trials_here} |", flush=True)
+            found = f"{int(np.median(bug_calls)):,}" if bug_calls else "—"
+            fac = "not run" if skip_factor else f"{caught_fac}/{trials_here}"
+            print(f"| {pb.n:,} | {name} | {int(np.median(ok_calls)):,} | {found} | "
+                  f"{int(np.median(backs)):,} | {np.median(secs):.3g} | {caught_el}/{trials_here} | "
+                  f"{fac} | {alarms}/{trials_here} |", flush=True)
 
 
 if __name__ == "__main__":
