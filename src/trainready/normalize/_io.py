@@ -149,7 +149,7 @@ def save(est: Any, path: str | os.PathLike[str], *, format: str | None = None) -
         payload = {"__header__": np.asarray(json.dumps(header))}
         payload.update(arrays)
         with open(p, "wb") as fh:
-            np.savez(fh, **payload)
+            np.savez(fh, **payload)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
         return
     doc = dict(header)
     doc["arrays"] = {}

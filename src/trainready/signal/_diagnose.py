@@ -89,14 +89,14 @@ def _auto_name(net: Network) -> str:
 def _reinit(net: Network, rng: RngLike) -> Network:
     names = net.activation_names()[:-1]
     params = _init.initialize(net.layer_dims, "auto", rng=rng, activation=names)
-    return net.with_params(params)
+    return net.with_params({k: np.asarray(v, dtype=np.float64) for k, v in params.items()})
 
 
 def _standardize(X: FloatArray) -> FloatArray:
     mean = X.mean(axis=0)
     std = X.std(axis=0)
     std[~(std > 0)] = 1.0
-    return (X - mean) / std
+    return np.asarray((X - mean) / std, dtype=np.float64)
 
 
 def lsuv_params(

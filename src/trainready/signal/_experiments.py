@@ -123,6 +123,6 @@ def compare(
         params = _init.initialize(
             dims, name, rng=rng, scale=scale, activation=list(acts) or activation
         )
-        net = Network(params, acts, output)
+        net = Network({k: np.asarray(v, dtype=np.float64) for k, v in params.items()}, acts, output)
         out[name] = trace(net, _as_batch(X, dims[0]), y, rng=rng)
     return out

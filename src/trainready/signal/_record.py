@@ -281,7 +281,7 @@ def _duplicates(W: FloatArray, b: FloatArray, W_next: FloatArray | None, gen: An
         & (b[cand] == b[rep])
         & np.all(W_next[:, cand] == W_next[:, rep], axis=0)
     )
-    return float(np.count_nonzero(equal)) / n
+    return float(np.count_nonzero(equal) / n)
 
 
 def _sample(a: FloatArray) -> FloatArray:
