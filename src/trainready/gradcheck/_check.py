@@ -151,6 +151,8 @@ def gradcheck(
 
     report: GradcheckReport | None = None
     if mode == "probe":
+        if eps is not None:
+            notes.append(f"eps={eps:g} applies to element checks; probes choose their own step")
         report = _probe_mode(obj, g, f0, sigma, generator, probes, notes)
         if report is None:
             mode = "sample"
