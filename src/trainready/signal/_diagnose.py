@@ -150,6 +150,9 @@ def _lsuv(model: Any, X: Any, *, tol: float, max_iter: int, rng: RngLike, orthon
     return model
 
 
+VERIFY_ROWS = 128
+
+
 @dataclass
 class _Verifier:
     net: Network
@@ -308,13 +311,14 @@ def diagnose(
     2. :func:`trainready.signal.judge`: symmetry (duplicate units), vanishing and exploding
        (the accumulated ratio across depth, forward and backward), dead ReLUs, saturated
        tanh/sigmoid; :func:`trainready.normalize.audit` for unnormalized inputs.
-    3. For each finding, re-run the statistics with candidate fixes on copies (re-initialize with
-       the scheme the activations need, LSUV, standardized inputs, leaky ReLU) and report the
+    3. For each finding, re-run the statistics with candidate fixes on copies, on the first 128
+       rows of ``X`` (re-initialize with the scheme the activations need, LSUV, standardized
+       inputs, leaky ReLU) and report the
        first that clears the line, with the numbers before and after:
        ``"re-initialize with he_normal (zero biases): last-layer std 3e-20 → 0.9"``.
 
-    The model and ``X`` are never modified. Cost: one forward and backward pass, plus one per
-    distinct fix tried (none for a healthy network).
+    The model and ``X`` are never modified. Cost: one forward and backward pass, plus one on at
+    most 128 rows per distinct fix tried (none for a healthy network).
 
     Args:
         model: an object with ``params``, ``activations``, ``output`` (e.g.
@@ -345,7 +349,11 @@ def diagnose(
     before = trace(net, Xb, y, rng=rng)
     report = audit(Xb)
     raw = judge(before, th)
-    v = _Verifier(net, Xb, y, rng, th)
+    # Candidate fixes are verified on the first VERIFY_ROWS rows: enough for per-layer statistics,
+    # and it keeps a verified diagnosis near the cost of one forward and backward pass.
+    k = min(len(Xb), VERIFY_ROWS)
+    y_k = None if y is None else np.asarray(y)[:k]
+    v = _Verifier(net, Xb[:k], y_k, rng, th)
     inputs = (
         _input_findings(report, v, before)
         if verify
