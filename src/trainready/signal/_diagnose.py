@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -153,6 +153,20 @@ def _lsuv(model: Any, X: Any, *, tol: float, max_iter: int, rng: RngLike, orthon
 VERIFY_ROWS = 128
 
 
+class FixRunner(Protocol):
+    """What fix verification needs: the batch, the lines, and a way to re-record with a fix.
+
+    ``run(key)`` applies the fix named ``key`` ("auto", "lsuv", "standardize",
+    "standardize+auto", "leaky_relu") to a copy and returns ``(description, record)``. The
+    reference network's runner is :class:`_Verifier`; the PyTorch adapter has its own.
+    """
+
+    X: Any
+    thresholds: Thresholds
+
+    def run(self, key: str) -> tuple[str, SignalRecord]: ...
+
+
 @dataclass
 class _Verifier:
     net: Network
@@ -247,7 +261,8 @@ def _candidates(kind: str, unnormalized: bool) -> list[str]:
     return []
 
 
-def _verify(f: Finding, v: _Verifier, before: SignalRecord, unnormalized: bool) -> Finding:
+def verify_finding(f: Finding, v: FixRunner, before: SignalRecord, unnormalized: bool) -> Finding:
+    """Try the candidate fixes of ``f`` with ``v`` and keep the first that clears the line."""
     best: Finding | None = None
     for key in _candidates(f.kind, unnormalized):
         desc, rec = v.run(key)
@@ -265,7 +280,8 @@ def _verify(f: Finding, v: _Verifier, before: SignalRecord, unnormalized: bool) 
     return dataclasses.replace(best, fix=best.fix + " (not enough on its own)")
 
 
-def _input_findings(report: Any, v: _Verifier, before: SignalRecord) -> list[Finding]:
+def input_findings(report: Any, v: FixRunner, before: SignalRecord) -> list[Finding]:
+    """Turn the input audit's findings into ``"unnormalized_input"``, verified by standardizing."""
     from ..normalize import audit
 
     found = [a for a in report.findings if a.kind in _INPUT_KINDS]
@@ -355,7 +371,7 @@ def diagnose(
     y_k = None if y is None else np.asarray(y)[:k]
     v = _Verifier(net, Xb[:k], y_k, rng, th)
     inputs = (
-        _input_findings(report, v, before)
+        input_findings(report, v, before)
         if verify
         else [
             Finding(
@@ -374,7 +390,7 @@ def diagnose(
     unnormalized = bool(inputs)
     findings: list[Finding] = []
     for f in raw:
-        findings.append(_verify(f, v, before, unnormalized) if verify else f)
+        findings.append(verify_finding(f, v, before, unnormalized) if verify else f)
     # report in the order of KINDS: symmetry first, inputs next, then the signal
     sym = [f for f in findings if f.kind == "symmetry"]
     rest = [f for f in findings if f.kind != "symmetry"]

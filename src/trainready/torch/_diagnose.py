@@ -12,7 +12,7 @@ import torch
 
 from ..init import RngLike
 from ..signal import Diagnosis, Finding, SignalRecord, Thresholds, judge
-from ..signal._diagnose import _input_findings, _verify  # the doctor's verification logic
+from ..signal._diagnose import input_findings, verify_finding  # the doctor's verification
 from ._init import LAYER_TYPES, init_
 from ._lsuv import lsuv_
 from ._record import first_float, is_conv, record
@@ -164,7 +164,7 @@ def diagnose(
     inputs: list[Finding] = []
     if report is not None:
         if verify:
-            inputs = _input_findings(report, v, before)  # type: ignore[arg-type]
+            inputs = input_findings(report, v, before)
         else:
             kinds = ("nonfinite", "scale_mismatch", "offset", "uncentered", "unscaled")
             inputs = [
@@ -180,10 +180,7 @@ def diagnose(
                 for a in report.findings
                 if a.kind in kinds
             ]
-    findings = [
-        _verify(f, v, before, bool(inputs)) if verify else f  # type: ignore[arg-type]
-        for f in raw
-    ]
+    findings = [verify_finding(f, v, before, bool(inputs)) if verify else f for f in raw]
     sym = [f for f in findings if f.kind == "symmetry"]
     rest = [f for f in findings if f.kind != "symmetry"]
     return Diagnosis(tuple(sym + inputs + rest), before, report, th)
