@@ -351,8 +351,32 @@ def test_several_examples_exactly_on_the_kink_are_not_blamed_in_any_mode():
         assert rep.passed, str(rep)
         assert {k.name for k in rep.kinks} == {"b"} and not any(k.resolved for k in rep.kinks)
     assert rep.mode == "sample" and "kinks" in rep.notes[0]  # probe fell back to elements
-    bad = lambda p: {**grads(p), "b": grads(p)["b"] * 3}
+
+    def bad(p):
+        return {**grads(p), "b": grads(p)["b"] * 3}
+
     assert tr.gradcheck(loss, params, bad, mode="full").verdict == "wrong"
+
+
+def test_trained_relu_network_several_kinks_per_step_no_false_alarm():
+    # Found by a stress run: after training, moving W1[23, 1] moves 32 second-layer
+    # pre-activations of 400 examples, and at h/16 several kinks were crossed at once without a
+    # fourth-difference signature; the h/256 estimate is the right one.
+    data = tr.datasets.circles(400, 100, rng=4)
+    X, y = data.X_train, data.y_train
+    net = tr.nn.MLP([2, 32, 32, 1], activation="relu", output="sigmoid", init="auto", l2=0.3, rng=4)
+    net.fit(X, y, lr=0.1, epochs=2000)
+    rep = net.gradcheck(X, y, mode="full", rng=4)
+    assert rep.passed, str(rep)
+    assert rep.kinks  # reported, not blamed
+    p = {k: v.astype(float) for k, v in net.params.items()}
+    g = net.gradients(X, y)
+    g = {k: v.astype(float) for k, v in g.items()}
+    gname = "dW1" if "dW1" in g else "W1"
+    g[gname][23, 1] *= 1.01  # and a 1% bug right there is still caught
+    Y = y.reshape(-1, 1).astype(float)
+    bad = tr.gradcheck(lambda q: net._cost_grads(q, X, Y, train=True, need_grads=False)[0], p, g)
+    assert bad.verdict == "wrong" and bad.params["W1"].worst_index == (23, 1)
 
 
 def test_fixed_eps_detects_kinks_too():
