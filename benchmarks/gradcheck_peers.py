@@ -100,7 +100,6 @@ CALLS = {"forward": 0, "backward": 0}
 def torch_function(pb: Problem, bug):
     X = torch.tensor(pb.X)
     y = torch.tensor(pb.y)
-    m = X.shape[0]
 
     class TwoLayer(torch.autograd.Function):
         @staticmethod
@@ -115,7 +114,10 @@ def torch_function(pb: Problem, bug):
         def backward(ctx, gout):
             CALLS["backward"] += 1
             W1, b1, W2, b2 = ctx.saved_tensors
-            p = {k: v.detach().numpy() for k, v in zip(("W1", "b1", "W2", "b2"), (W1, b1, W2, b2))}
+            p = {
+                k: v.detach().numpy()
+                for k, v in zip(("W1", "b1", "W2", "b2"), (W1, b1, W2, b2), strict=True)
+            }
             g = np_grads(pb, p, bug)
             return tuple(gout * torch.from_numpy(g[k]) for k in ("W1", "b1", "W2", "b2"))
 
@@ -218,10 +220,14 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=None)
     args = ap.parse_args()
     sizes = {k: v for k, v in SIZES.items() if not (args.quick and k == "1e6")}
-    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"numpy {np.__version__}")
-    print("| N | checker | loss calls (correct) | loss calls (bug caught) | backward calls | "
-          "s / check | 1% one-element bug caught | factor-2 bias bug caught | false alarms |")
+    print(
+        f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"numpy {np.__version__}"
+    )
+    print(
+        "| N | checker | loss calls (correct) | loss calls (bug caught) | backward calls | "
+        "s / check | 1% one-element bug caught | factor-2 bias bug caught | false alarms |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for label, (n_in, n_h) in sizes.items():
         trials = args.trials or (3 if label == "1e6" else 5)
@@ -256,9 +262,12 @@ def main() -> None:
                     secs.append(r[3])
             found = f"{int(np.median(bug_calls)):,}" if bug_calls else "—"
             fac = "not run" if skip_factor else f"{caught_fac}/{trials_here}"
-            print(f"| {pb.n:,} | {name} | {int(np.median(ok_calls)):,} | {found} | "
-                  f"{int(np.median(backs)):,} | {np.median(secs):.3g} | {caught_el}/{trials_here} | "
-                  f"{fac} | {alarms}/{trials_here} |", flush=True)
+            print(
+                f"| {pb.n:,} | {name} | {int(np.median(ok_calls)):,} | {found} | "
+                f"{int(np.median(backs)):,} | {np.median(secs):.3g} | {caught_el}/{trials_here} | "
+                f"{fac} | {alarms}/{trials_here} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

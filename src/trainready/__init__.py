@@ -21,50 +21,38 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import errors
+from . import datasets, errors, init, nn, normalize, signal
 from ._params import ParamSpec, params_to_vector, vector_to_params
-
-# --- gradcheck (issue 2) ---
 from .gradcheck import GradcheckReport, GradientMonitor, check_derivative, check_hvp, gradcheck
-# --- normalize (issue 5) ---
-from . import normalize
 from .normalize import MinMaxScaler, StandardScaler, audit
-# --- init and signal (issue 4) ---
-from . import init, signal
 from .signal import diagnose
-# --- nn and datasets (issue 3) ---
-from . import datasets, nn
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GradcheckReport",
     "GradientMonitor",
+    "MinMaxScaler",
     "ParamSpec",
+    "StandardScaler",
     "__version__",
+    "audit",
     "check_derivative",
     "check_hvp",
+    "datasets",
+    "diagnose",
     "errors",
     "gradcheck",
-    "params_to_vector",
-    "vector_to_params",
-    # --- __all__ additions: keep sorted within each block ---
-    # normalize (issue 5)
-    "MinMaxScaler",
-    "StandardScaler",
-    "audit",
-    "normalize",
-    # init and signal (issue 4)
-    "diagnose",
     "init",
-    "signal",
-    # nn and datasets (issue 3)
-    "datasets",
     "nn",
+    "normalize",
+    "params_to_vector",
+    "signal",
+    "vector_to_params",
 ]
 
 # Submodules loaded on first attribute access (they import optional dependencies).
-_LAZY_SUBMODULES = frozenset({"torch", "report", "cli", "datasets", "testing"})
+_LAZY_SUBMODULES = frozenset({"torch", "report", "cli", "testing", "demo"})
 
 
 def __getattr__(name: str) -> Any:
