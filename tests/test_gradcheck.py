@@ -379,6 +379,23 @@ def test_trained_relu_network_several_kinks_per_step_no_false_alarm():
     assert bad.verdict == "wrong" and bad.params["W1"].worst_index == (23, 1)
 
 
+def test_suspects_beyond_the_recheck_limit_are_still_judged(monkeypatch):
+    import importlib
+
+    coords = importlib.import_module("trainready.gradcheck._coords")
+
+    monkeypatch.setattr(coords, "MAX_KINK_RECHECKS", 0)
+    loss, params, grads = relu_problem(1e-5)
+    rep = tr.gradcheck(loss, params, grads, mode="full")
+    assert any("not re-checked" in n for n in rep.notes)
+    assert rep.verdict != "wrong"
+
+    def bad(p):
+        return {"w": 3 * grads(p)["w"]}
+
+    assert tr.gradcheck(loss, params, bad, mode="full").verdict == "wrong"  # never excluded
+
+
 def test_fixed_eps_detects_kinks_too():
     loss, params, grads = relu_problem(3e-8)
     rep = tr.gradcheck(loss, params, grads, mode="full", eps=1e-7)

@@ -177,6 +177,12 @@ def gradcheck(
             n_params=n,
             n_checked=int(coords.size),
         )
+        if res.not_rechecked:
+            notes.append(
+                f"{res.not_rechecked} elements whose first estimate was uncertain (kinks?) were "
+                "not re-checked with smaller steps (limit reached); they are judged against "
+                "their larger error estimates"
+            )
         if eps is not None and not report.passed and jd.difference < 1e-3:
             notes.append(f"a fixed eps={eps:g} may limit accuracy; try eps=None (automatic)")
     obj.verify_untouched()

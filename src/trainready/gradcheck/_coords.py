@@ -24,8 +24,9 @@ from ._report import Kink
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
 
-# At most this many kink suspects get re-checked with smaller steps (4 loss calls each).
-MAX_KINK_RECHECKS = 500  # 8 loss calls each
+# At most this many suspect elements get re-checked with smaller steps (8 loss calls each); the
+# rest keep their first estimate and its (conservative) error.
+MAX_KINK_RECHECKS = 500
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class CoordinateResult:
     excluded: NDArray[np.bool_]  # unresolved kinks: reported, not judged
     kinks: tuple[Kink, ...]
     sigma: float  # absolute noise of J used for the judgement
+    not_rechecked: int = 0  # suspects beyond MAX_KINK_RECHECKS
 
 
 def check_coordinates(
@@ -84,7 +86,10 @@ def check_coordinates(
         explained = (mismatch > error) & (np.abs(pts.right - pts.left) >= 0.5 * mismatch)
         spread = pts.error - pts.noise
         uncertain = (spread > pts.noise) & (spread > 1e-6 * (np.abs(g[coords]) + np.abs(numeric)))
+        # Re-check the mismatches a kink could explain first, then flagged kinks, then the rest.
+        priority = np.where(explained, 0, np.where(pts.kink, 1, 2))
         suspects = np.flatnonzero(pts.kink | explained | uncertain)
+        suspects = suspects[np.argsort(priority[suspects], kind="stable")]
         kink_flags = pts.kink
     else:
         h = np.full(n, float(eps))
@@ -116,9 +121,7 @@ def check_coordinates(
         j = int(jj)
         i = int(coords[j])
         if rank >= MAX_KINK_RECHECKS:
-            excluded[j] = True
-            kinks.append(_kink(obj, i, numeric[j], g[i], np.nan, np.nan, float(h[j]), False))
-            continue
+            break
         # Richardson again at h/16 and h/256: a kink further than the step is not crossed. Of
         # the smooth-looking ones take the smaller error; if they disagree, the smaller step
         # (it crosses fewer kinks; several at once can fool the fourth-difference test).
@@ -152,7 +155,8 @@ def check_coordinates(
         if min(lft, rgt) - tol <= g[i] <= max(lft, rgt) + tol:
             excluded[j] = True
             kinks.append(_kink(obj, i, numeric[j], g[i], lft, rgt, hs, False))
-    return CoordinateResult(coords, numeric, error, excluded, tuple(kinks), sigma)
+    skipped = max(0, len(suspects) - MAX_KINK_RECHECKS)
+    return CoordinateResult(coords, numeric, error, excluded, tuple(kinks), sigma, skipped)
 
 
 def _kink(
