@@ -311,6 +311,38 @@ def input_findings(report: Any, v: FixRunner, before: SignalRecord) -> list[Find
     return out
 
 
+def diagnosis_findings(
+    raw: list[Finding], report: Any, v: FixRunner, before: SignalRecord, *, verify: bool
+) -> tuple[Finding, ...]:
+    """The doctor's findings in the order of KINDS: symmetry, inputs, then the signal.
+
+    ``raw`` comes from :func:`judge`, ``report`` from :func:`trainready.normalize.audit` (or
+    None); with ``verify`` each finding's fixes are tried with ``v`` (any :class:`FixRunner`).
+    """
+    if report is None:
+        inputs: list[Finding] = []
+    elif verify:
+        inputs = input_findings(report, v, before)
+    else:
+        inputs = [
+            Finding(
+                "unnormalized_input",
+                0,
+                float(a.value),
+                float(a.threshold),
+                f"input audit: {a.kind}",
+                a.message,
+                a.fix,
+            )
+            for a in report.findings
+            if a.kind in _INPUT_KINDS
+        ]
+    findings = [verify_finding(f, v, before, bool(inputs)) if verify else f for f in raw]
+    sym = [f for f in findings if f.kind == "symmetry"]
+    rest = [f for f in findings if f.kind != "symmetry"]
+    return tuple(sym + inputs + rest)
+
+
 def diagnose(
     model: Any,
     X: Any,
@@ -370,28 +402,5 @@ def diagnose(
     k = min(len(Xb), VERIFY_ROWS)
     y_k = None if y is None else np.asarray(y)[:k]
     v = _Verifier(net, Xb[:k], y_k, rng, th)
-    inputs = (
-        input_findings(report, v, before)
-        if verify
-        else [
-            Finding(
-                "unnormalized_input",
-                0,
-                float(a.value),
-                float(a.threshold),
-                f"input audit: {a.kind}",
-                a.message,
-                a.fix,
-            )
-            for a in report.findings
-            if a.kind in _INPUT_KINDS
-        ]
-    )
-    unnormalized = bool(inputs)
-    findings: list[Finding] = []
-    for f in raw:
-        findings.append(verify_finding(f, v, before, unnormalized) if verify else f)
-    # report in the order of KINDS: symmetry first, inputs next, then the signal
-    sym = [f for f in findings if f.kind == "symmetry"]
-    rest = [f for f in findings if f.kind != "symmetry"]
-    return Diagnosis(tuple(sym + inputs + rest), before, report, th)
+    findings = diagnosis_findings(raw, report, v, before, verify=verify)
+    return Diagnosis(findings, before, report, th)

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from ..init import RngLike
-from ..signal import Diagnosis, Finding, SignalRecord, Thresholds, judge
-from ..signal._diagnose import input_findings, verify_finding  # the doctor's verification
+from ..signal import Diagnosis, SignalRecord, Thresholds, judge
+from ..signal._diagnose import diagnosis_findings  # the doctor's verification and order
 from ._init import LAYER_TYPES, init_
 from ._lsuv import lsuv_
 from ._record import first_float, is_conv, record
@@ -161,26 +161,5 @@ def diagnose(
     report = audit(X) if X is not None else None
     v = _Verifier(module, batch, target, loss_fn, rng, th, X, axis)
     raw = judge(before, th)
-    inputs: list[Finding] = []
-    if report is not None:
-        if verify:
-            inputs = input_findings(report, v, before)
-        else:
-            kinds = ("nonfinite", "scale_mismatch", "offset", "uncentered", "unscaled")
-            inputs = [
-                Finding(
-                    "unnormalized_input",
-                    0,
-                    float(a.value),
-                    float(a.threshold),
-                    f"input audit: {a.kind}",
-                    a.message,
-                    a.fix,
-                )
-                for a in report.findings
-                if a.kind in kinds
-            ]
-    findings = [verify_finding(f, v, before, bool(inputs)) if verify else f for f in raw]
-    sym = [f for f in findings if f.kind == "symmetry"]
-    rest = [f for f in findings if f.kind != "symmetry"]
-    return Diagnosis(tuple(sym + inputs + rest), before, report, th)
+    findings = diagnosis_findings(raw, report, v, before, verify=verify)
+    return Diagnosis(findings, before, report, th)
