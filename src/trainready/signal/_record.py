@@ -93,6 +93,57 @@ class LayerRecord:
     nonfinite: bool
     sample: FloatArray = field(compare=False, repr=False)
 
+    @classmethod
+    def from_norms(
+        cls,
+        *,
+        index: int,
+        name: str,
+        activation: str,
+        fan_in: int,
+        fan_out: int,
+        n_weights: int,
+        stats: Mapping[str, Any],
+        duplicate_fraction: float,
+        weight_norm: float,
+        weight_grad_norm: float,
+        bias_grad_norm: float,
+        delta_norm: float,
+        delta_size: int,
+    ) -> LayerRecord:
+        """Build a record from a layer's forward ``stats`` and norms (any framework's).
+
+        ``stats`` holds z_mean, z_std, z_rms, a_mean, a_std, a_rms, dead_fraction,
+        saturated_fraction, nonfinite and sample; the ratios are derived here.
+        """
+        wn, gW = weight_norm, weight_grad_norm
+        return cls(
+            index=index,
+            name=name,
+            activation=activation,
+            fan_in=fan_in,
+            fan_out=fan_out,
+            weight_rms=wn / math.sqrt(n_weights) if n_weights else 0.0,
+            weight_gain=wn * wn / fan_out if n_weights else 0.0,
+            z_mean=stats["z_mean"],
+            z_std=stats["z_std"],
+            z_rms=stats["z_rms"],
+            a_mean=stats["a_mean"],
+            a_std=stats["a_std"],
+            a_rms=stats["a_rms"],
+            dead_fraction=stats["dead_fraction"],
+            saturated_fraction=stats["saturated_fraction"],
+            duplicate_fraction=duplicate_fraction,
+            delta_rms=delta_norm / math.sqrt(delta_size) if delta_size else 0.0,
+            delta_norm=delta_norm,
+            weight_norm=wn,
+            weight_grad_norm=gW,
+            bias_grad_norm=bias_grad_norm,
+            grad_weight_ratio=gW / wn if wn > 0 else (math.inf if gW > 0 else 0.0),
+            nonfinite=stats["nonfinite"] or not (math.isfinite(gW) and math.isfinite(delta_norm)),
+            sample=stats["sample"],
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (without the sample)."""
         return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "sample"}
@@ -372,34 +423,21 @@ def trace(net: Network, X: FloatArray, y: Any = None, *, rng: RngLike = 0) -> Si
             gW = _fro(dW)
             gb = _fro(delta.sum(axis=0))
             d_norm = _fro(delta)
-            wn = _fro(W)
-            st = fwd[l - 1]
             W_next = P[f"W{l + 1}"] if l < L else None
-            layers[l - 1] = LayerRecord(
+            layers[l - 1] = LayerRecord.from_norms(
                 index=l,
                 name=f"layer {l}",
                 activation=names[l - 1],
                 fan_in=int(W.shape[1]),
                 fan_out=int(W.shape[0]),
-                weight_rms=wn / math.sqrt(W.size) if W.size else 0.0,
-                weight_gain=wn * wn / W.shape[0] if W.size else 0.0,
-                z_mean=st["z_mean"],
-                z_std=st["z_std"],
-                z_rms=st["z_rms"],
-                a_mean=st["a_mean"],
-                a_std=st["a_std"],
-                a_rms=st["a_rms"],
-                dead_fraction=st["dead_fraction"],
-                saturated_fraction=st["saturated_fraction"],
+                n_weights=int(W.size),
+                stats=fwd[l - 1],
                 duplicate_fraction=_duplicates(W, b, W_next, gen),
-                delta_rms=d_norm / math.sqrt(delta.size),
-                delta_norm=d_norm,
-                weight_norm=wn,
+                weight_norm=_fro(W),
                 weight_grad_norm=gW,
                 bias_grad_norm=gb,
-                grad_weight_ratio=gW / wn if wn > 0 else (math.inf if gW > 0 else 0.0),
-                nonfinite=st["nonfinite"] or not (math.isfinite(gW) and math.isfinite(d_norm)),
-                sample=st["sample"],
+                delta_norm=d_norm,
+                delta_size=int(delta.size),
             )
             if l > 1:
                 da = delta @ W

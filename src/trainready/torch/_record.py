@@ -315,36 +315,19 @@ def _layer_record(
     wn = float(torch.linalg.vector_norm(W.to(torch.float64)))
     gwn = float(torch.linalg.vector_norm(gW)) * scale if gW is not None else 0.0
     gbn = float(torch.linalg.vector_norm(gb)) * scale if gb is not None else 0.0
-    if c.delta is not None:
-        dn = float(torch.linalg.vector_norm(c.delta.to(torch.float64)))
-        d_rms = dn / math.sqrt(c.delta.numel())
-    else:
-        dn = d_rms = 0.0
-    fan_in = int(math.prod(W.shape[1:]))
-    st = c.stats
-    return LayerRecord(
+    dn = float(torch.linalg.vector_norm(c.delta.to(torch.float64))) if c.delta is not None else 0.0
+    return LayerRecord.from_norms(
         index=index,
         name=c.name,
         activation=c.activation,
-        fan_in=fan_in,
+        fan_in=int(math.prod(W.shape[1:])),
         fan_out=int(W.shape[0]),
-        weight_rms=wn / math.sqrt(W.numel()),
-        weight_gain=wn * wn / W.shape[0],
-        z_mean=st["z_mean"],
-        z_std=st["z_std"],
-        z_rms=st["z_rms"],
-        a_mean=st["a_mean"],
-        a_std=st["a_std"],
-        a_rms=st["a_rms"],
-        dead_fraction=st["dead_fraction"],
-        saturated_fraction=st["saturated_fraction"],
+        n_weights=int(W.numel()),
+        stats=c.stats,
         duplicate_fraction=_duplicates(c.layer, c.delta, c.unit_axis) if index < depth else 0.0,
-        delta_rms=d_rms,
-        delta_norm=dn,
         weight_norm=wn,
         weight_grad_norm=gwn,
         bias_grad_norm=gbn,
-        grad_weight_ratio=gwn / wn if wn > 0 else (math.inf if gwn > 0 else 0.0),
-        nonfinite=st["nonfinite"] or not (math.isfinite(gwn) and math.isfinite(dn)),
-        sample=st["sample"],
+        delta_norm=dn,
+        delta_size=int(c.delta.numel()) if c.delta is not None else 0,
     )
