@@ -21,13 +21,7 @@ import trainready as tr  # noqa: E402
 # changes by 1%). Backward formulas are the textbook ones; each bug is one realistic slip.
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():  # type: ignore[no-untyped-def]
-    """Tiny ops on a shared 2-core machine: torch's thread pool costs milliseconds per op."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _element(g: torch.Tensor, pos: int) -> torch.Tensor:

@@ -14,14 +14,7 @@ F = torch.nn.functional
 import trainready as tr  # noqa: E402
 from trainready.errors import NondeterministicLossError  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():  # type: ignore[no-untyped-def]
-    """Tiny ops on a shared 2-core machine: torch's thread pool costs milliseconds per op."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ----------------------------------------------------------------------------- helpers

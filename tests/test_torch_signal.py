@@ -35,13 +35,7 @@ FIELDS = (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():  # type: ignore[no-untyped-def]
-    """Tiny ops on a shared 2-core machine: torch's thread pool costs milliseconds per op."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _as_torch(net: tr.nn.MLP, act: str, *, inplace: bool = False) -> nn.Sequential:
