@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -23,6 +24,7 @@ from ._probe import (
     Prober,
     as_probe,
     bisect,
+    describe_range,
     probe_direction,
     probe_step,
 )
@@ -197,13 +199,7 @@ def gradcheck(
             f"the loss is computed in float32 or lower (noise {report.noise:.1e}); steps and "
             "tolerances were chosen for that noise"
         )
-    return _with(report, evaluations=obj.calls, notes=tuple(notes) + report.notes)
-
-
-def _with(report: GradcheckReport, **changes: Any) -> GradcheckReport:
-    from dataclasses import replace
-
-    return replace(report, **changes)
+    return replace(report, evaluations=obj.calls, notes=tuple(notes) + report.notes)
 
 
 def _deterministic_value(obj: Objective) -> float:
@@ -343,7 +339,7 @@ def _probe_mode(
         found = judge(spec, theta, g, coords, res.numeric, res.error, res.excluded).params[name]
         if found.verdict == "ok":
             notes.append(
-                f"probes mismatch in {_range_name(spec, lo, hi)} but bisection led to "
+                f"probes mismatch in {describe_range(spec, lo, hi)} but bisection led to "
                 f"{name}{list(found.worst_index or ())}, which agrees; the mismatch may be spread "
                 "thin: run mode='sample' there"
             )
@@ -357,14 +353,9 @@ def _probe_mode(
         params[name] = _replace_result(found, d)
         excess = max(excess, params[name].excess)
     if len(ranges) > MAX_LOCALIZED:
-        rest = ", ".join(_range_name(spec, lo, hi) for lo, hi, _ in ranges[MAX_LOCALIZED:])
+        rest = ", ".join(describe_range(spec, lo, hi) for lo, hi, _ in ranges[MAX_LOCALIZED:])
         notes.append(f"probes of {rest} mismatch too; not localized (fix the others first)")
     return _probe_report(difference, excess, classify(excess), params, kinks, sigma, f0, n, records)
-
-
-def _range_name(spec: Any, lo: int, hi: int) -> str:
-    first, last = spec.locate(lo)[0], spec.locate(hi - 1)[0]
-    return first if first == last else f"{first}..{last}"
 
 
 def _probe_report(
@@ -396,8 +387,6 @@ def _probe_report(
 
 def _replace_result(found: ParamResult, d: Directional) -> ParamResult:
     """Per-tensor result in probe mode: the element checks, judged together with the probe."""
-    from dataclasses import replace
-
     excess = max(found.excess, d.beyond)
     return replace(found, excess=excess, verdict=classify(excess))
 

@@ -118,9 +118,6 @@ def check_coordinates(
         kink_flags = np.zeros(n, dtype=bool)
         first_sides = None
 
-    def pts_kink(j: int) -> bool:
-        return bool(kink_flags[j])
-
     excluded = np.zeros(n, dtype=bool)
     kinks: list[Kink] = []
     for rank, jj in enumerate(suspects):
@@ -153,7 +150,7 @@ def check_coordinates(
             better, better_error = float(small.estimate[0]), float(small.error[0])
             moved = abs(better - numeric[j]) > better_error + error[j]
             if better_error < error[j] or moved:
-                if eps is not None or pts_kink(j) or moved:
+                if eps is not None or kink_flags[j] or moved:
                     kinks.append(
                         _kink(obj, i, better, g[i], small.left[0], small.right[0], hs, True)
                     )

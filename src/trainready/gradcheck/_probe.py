@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from .._params import ParamSpec
 from ._numeric import MACHINE_EPS, central_step, five_point_one, relative_noise
 from ._objective import Objective
 from ._report import Probe
@@ -141,7 +142,7 @@ def bisect(prober: Prober, u: FloatArray, lo: int, hi: int, parent: Directional)
     while hi - lo > 1:
         mid = split_point(lo, hi, offsets)
         left = prober.probe(u[lo:mid], lo, mid)
-        probes.append(_as_probe(prober.obj, left, lo, mid))
+        probes.append(as_probe(prober.obj, left, lo, mid))
         m_left, e_left = left.mismatch, left.error
         m_right, e_right = mismatch - m_left, error + e_left
         sig_left = abs(m_left) > e_left
@@ -159,9 +160,10 @@ def bisect(prober: Prober, u: FloatArray, lo: int, hi: int, parent: Directional)
     return Localization(lo, unexplored, probes)
 
 
-def _as_probe(obj: Objective, d: Directional, lo: int, hi: int) -> Probe:
+def as_probe(obj: Objective, d: Directional, lo: int, hi: int) -> Probe:
+    """The report's record of a directional comparison over ``[lo, hi)``."""
     return Probe(
-        support=_describe_range(obj, lo, hi),
+        support=describe_range(obj.spec, lo, hi),
         analytic=d.analytic,
         numeric=d.numeric,
         error=d.error,
@@ -170,8 +172,8 @@ def _as_probe(obj: Objective, d: Directional, lo: int, hi: int) -> Probe:
     )
 
 
-def _describe_range(obj: Objective, lo: int, hi: int) -> str:
-    spec = obj.spec
+def describe_range(spec: ParamSpec, lo: int, hi: int) -> str:
+    """``"all"``, a parameter name, ``"W1 elements 0..499 (flat)"`` or ``"W1..b2"``."""
     if lo == 0 and hi == spec.size:
         return "all"
     first, last = spec.locate(lo), spec.locate(hi - 1)
@@ -186,8 +188,3 @@ def _describe_range(obj: Objective, lo: int, hi: int) -> str:
 def probe_step(sigma: float, f0: float) -> float:
     """Probe step: eta^(1/3), which separated bugs from noise best for random directions."""
     return central_step(relative_noise(sigma, f0))
-
-
-def as_probe(obj: Objective, d: Directional, lo: int, hi: int) -> Probe:
-    """Public wrapper of the Probe record for a directional comparison over ``[lo, hi)``."""
-    return _as_probe(obj, d, lo, hi)
