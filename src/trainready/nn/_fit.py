@@ -75,16 +75,7 @@ def fit(
     dev_accs: list[float] = []
     stopped = False
     start = time.perf_counter()
-    checks: list[tuple[int, Any]] = []
-    check_at = _check_epochs(check_gradients_at)
-    check_opts = {"mode": "probe", **dict(check_options or {})}
-    k = min(m, 256)
-
-    def check_now(epoch: int) -> None:
-        if epoch in check_at:  # on copies, no random numbers drawn: training is unaffected
-            checks.append((epoch, self.gradcheck(Xa[:k], Ya[:k], **check_opts)))
-
-    check_now(0)
+    monitor = _monitor(self, Xa, Ya, check_gradients_at, check_options)
 
     def history() -> History:
         return History(
@@ -97,7 +88,7 @@ def fit(
             None if full else bs,
             stopped,
             time.perf_counter() - start,
-            tuple(checks),
+            tuple(monitor.reports) if monitor is not None else (),
         )
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
@@ -152,7 +143,8 @@ def fit(
                 if self._out.is_classifier:
                     info_dev_acc = self._accuracy(zd, dev[1])
                     dev_accs.append(info_dev_acc)
-            check_now(epoch)
+            if monitor is not None:  # on copies, no random numbers drawn: training unaffected
+                monitor(epoch)
             if callback is not None and callback(
                 EpochInfo(epoch, epochs, epoch_loss, info_dev_loss, info_dev_acc)
             ):
@@ -164,9 +156,18 @@ def fit(
     return history()
 
 
-def _check_epochs(at: Iterable[int] | None) -> frozenset[int]:
+def _monitor(
+    net: MLP,
+    X: Any,
+    Y: Any,
+    at: Iterable[int] | None,
+    options: Mapping[str, Any] | None,
+) -> Any:
+    """A started GradientMonitor on the first 256 rows, or None without check epochs."""
     if at is None:
-        return frozenset()
+        return None
+    from ..gradcheck import GradientMonitor
+
     try:
         epochs = [int(e) for e in at]
     except (TypeError, ValueError) as exc:
@@ -175,7 +176,8 @@ def _check_epochs(at: Iterable[int] | None) -> frozenset[int]:
         ) from exc
     if any(e < 0 for e in epochs):
         raise ValueError(f"check_gradients_at: epochs must be >= 0; got {epochs}")
-    return frozenset(epochs)
+    k = min(X.shape[0], 256)
+    return GradientMonitor.for_mlp(net, X[:k], Y[:k], epochs, **dict(options or {})).start()
 
 
 def _diverged(epoch: int, where: str, what: str, lr: float, hist: History) -> TrainingDivergedError:
