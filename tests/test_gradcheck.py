@@ -67,8 +67,9 @@ def test_full_mode_with_fixed_eps_equals_the_textbook_loop(problem):
     assert rep.difference == pytest.approx(textbook(params, X, y, 1e-7), rel=1e-9)
     n = sum(v.size for v in params.values())
     assert rep.n_checked == n
-    # 2N loss calls for the differences + 2 (determinism) + 12 (noise level)
-    assert rep.evaluations == 2 * n + 14
+    # 2N loss calls for the differences + 2 (determinism) + 6 or 12 (noise level: a second
+    # direction only when the first is above float64's rounding floor)
+    assert rep.evaluations in (2 * n + 8, 2 * n + 14)
 
 
 def test_params_to_vector_roundtrip_and_d_prefixed_grads(problem):
@@ -105,10 +106,11 @@ def test_default_steps_beat_the_fixed_step_by_orders_of_magnitude(problem):
     fixed = tr.gradcheck(loss, params, grads, mode="full", eps=1e-7)
     assert auto.passed and fixed.passed
     assert auto.difference <= 1e-9
-    assert auto.difference < fixed.difference / 100
+    assert auto.difference < fixed.difference / 30
     assert 1e-17 < auto.noise < 1e-13  # measured, near float64 rounding
     n = sum(v.size for v in params.values())
-    assert 4 * n + 14 <= auto.evaluations <= 5 * n + 14  # about 4N: a few re-checks at most
+    # one central difference per element (2N), Richardson only where one does not clearly pass
+    assert 2 * n + 8 <= auto.evaluations <= 2.5 * n + 14
 
 
 def test_noise_is_measured_not_assumed():
@@ -303,7 +305,7 @@ def relu_problem(offset):
 
 
 def test_a_kink_crossed_by_the_step_is_resolved_by_a_smaller_step():
-    loss, params, grads = relu_problem(1e-5)  # inside the automatic step (~1e-3)
+    loss, params, grads = relu_problem(1e-6)  # inside the automatic central step (~5e-6)
     rep = tr.gradcheck(loss, params, grads, mode="full")
     assert rep.passed, str(rep)
     assert rep.kinks and all(k.resolved for k in rep.kinks)
@@ -385,7 +387,7 @@ def test_suspects_beyond_the_recheck_limit_are_still_judged(monkeypatch):
     coords = importlib.import_module("trainready.gradcheck._coords")
 
     monkeypatch.setattr(coords, "MAX_KINK_RECHECKS", 0)
-    loss, params, grads = relu_problem(1e-5)
+    loss, params, grads = relu_problem(1e-6)
     rep = tr.gradcheck(loss, params, grads, mode="full")
     assert any("not re-checked" in n for n in rep.notes)
     assert rep.verdict != "wrong"
@@ -505,8 +507,9 @@ def test_bad_input_gets_clear_errors(problem):
         tr.gradcheck(loss, params, dict(g, W9=np.zeros(2)))
     with pytest.raises(ValueError, match="grads\\['W1'\\] has shape \\(4, 5\\).*looks transposed"):
         tr.gradcheck(loss, params, dict(g, W1=g["W1"].T))
-    with pytest.raises(ValueError, match="NaN or inf.*grads\\['b1'\\]|grads\\['b1'\\] holds 1 NaN"):
-        tr.gradcheck(loss, params, dict(g, b1=np.array([np.nan, 0, 0, 0, 0])))
+    # A NaN analytic value where the loss moves is judged, not refused: WRONG, located.
+    nan_b1 = tr.gradcheck(loss, params, dict(g, b1=np.array([np.nan, *g["b1"][1:]])))
+    assert nan_b1.verdict == "wrong" and nan_b1.params["b1"].worst_index == (0,)
     with pytest.raises(ValueError, match="params is empty"):
         tr.gradcheck(loss, {}, {})
     with pytest.raises(ValueError, match="scalar.*shape \\(20,\\).*mean"):
@@ -519,22 +522,30 @@ def test_bad_input_gets_clear_errors(problem):
         tr.gradcheck(loss, params, g, mode="fast")
     with pytest.raises(ValueError, match="eps must be a positive"):
         tr.gradcheck(loss, params, g, eps=-1.0)
-    with pytest.raises(ValueError, match="does not use the params"):
-        tr.gradcheck(lambda p: cost(params, X, y), params, g)
-    with pytest.raises(ValueError, match="params\\['W1'\\] holds 1 NaN"):
-        bad = dict(params, W1=params["W1"].copy())
-        bad["W1"][0, 0] = np.nan
-        tr.gradcheck(loss, bad, g)
+    closes_over = tr.gradcheck(lambda p: cost(params, X, y), params, g)
+    assert closes_over.verdict == "wrong"
+    assert any("close over the original arrays" in n for n in closes_over.notes)
+    # NaN parameters are kept as they are and the finite elements checked (nansum-like losses)
+    nan_x = tr.gradcheck(
+        lambda p: float(np.nansum(p["x"] ** 2)), {"x": np.array([1.0, np.nan, -2.0])},
+        {"x": np.array([2.0, 0.0, -4.0])},
+    )
+    assert nan_x.passed and nan_x.n_checked == 2 and any("NaN or inf" in n for n in nan_x.notes)
     with pytest.raises(TypeError, match="loss must be a callable"):
         tr.gradcheck(3.0, params, g)
 
 
-def test_nan_at_a_perturbed_point_names_the_coordinate():
+def test_a_step_that_leaves_the_domain_is_shrunk_or_one_sided_not_an_abort():
     def loss(p):
-        return float(np.log(p["x"][0]) + p["x"][1])  # log of a negative step -> nan
+        return float(np.log(p["x"][0]) + np.sqrt(p["x"][1]) + np.arccos(p["x"][2]))
 
-    with np.errstate(invalid="ignore"), pytest.raises(ValueError, match=r"x\[0\]"):
-        tr.gradcheck(loss, {"x": np.array([1e-4, 1.0])}, {"x": np.array([1e4, 1.0])}, mode="full")
+    x = np.array([1e-4, 1e-4, 0.9995])
+    right = {"x": np.array([1e4, 0.5 / np.sqrt(1e-4), -1 / np.sqrt(1 - 0.9995**2)])}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok = tr.gradcheck(loss, {"x": x}, right, mode="full")
+        assert ok.passed, str(ok)
+        bad = tr.gradcheck(loss, {"x": x}, {"x": right["x"] * [1, 1, 1.01]}, mode="full")
+    assert bad.verdict == "wrong" and bad.params["x"].worst_index == (2,)
 
 
 # --- hypothesis: random smooth compositions -------------------------------------------------

@@ -82,11 +82,15 @@ def _as_array(value: Any, what: str) -> NDArray[Any]:
     return arr
 
 
-def params_to_vector(params: Mapping[str, Any]) -> tuple[FloatArray, ParamSpec]:
+def params_to_vector(
+    params: Mapping[str, Any], *, finite: bool = True
+) -> tuple[FloatArray, ParamSpec]:
     """Flatten named parameters into one float64 vector, in the mapping's order.
 
     Args:
-        params: name -> array (any real dtype, any shape). Never modified.
+        params: name -> array (any real dtype, any shape, empty arrays included). Never modified.
+        finite: refuse NaN and inf values (a gradient check passes False: it perturbs only the
+            finite elements).
 
     Returns:
         ``(theta, spec)``: ``theta`` of shape ``(N,)``, float64, a new array; ``spec`` undoes it.
@@ -109,9 +113,7 @@ def params_to_vector(params: Mapping[str, Any]) -> tuple[FloatArray, ParamSpec]:
         if not isinstance(name, str):
             raise TypeError(f"params keys must be strings; got {name!r}")
         arr = _as_array(value, f"params[{name!r}]")
-        if arr.size == 0:
-            raise ValueError(f"params[{name!r}] is empty (shape {arr.shape}); remove it or fill it")
-        if not np.all(np.isfinite(arr)):
+        if finite and not np.all(np.isfinite(arr)):
             bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
             raise ValueError(
                 f"params[{name!r}] holds {bad} NaN or inf value(s); a gradient check needs "
@@ -157,10 +159,13 @@ def vector_to_params(
     return out
 
 
-def grads_to_vector(grads: Mapping[str, Any], spec: ParamSpec) -> FloatArray:
+def grads_to_vector(
+    grads: Mapping[str, Any], spec: ParamSpec, *, finite: bool = True
+) -> FloatArray:
     """Put named gradients in ``theta``'s order, as one float64 vector.
 
     Each parameter ``name`` is looked up as ``name`` or ``'d' + name`` (``W1`` or ``dW1``).
+    With ``finite=False`` NaN and inf are kept (a gradient check judges them element by element).
 
     Raises:
         KeyError: a gradient is missing, or there is one for no parameter.
@@ -192,7 +197,7 @@ def grads_to_vector(grads: Mapping[str, Any], spec: ParamSpec) -> FloatArray:
                 f"grads[{key!r}] has shape {tuple(arr.shape)} but parameter {name!r} has shape "
                 f"{shape}{hint}; a gradient has its parameter's shape"
             )
-        if not np.all(np.isfinite(arr)):
+        if finite and not np.all(np.isfinite(arr)):
             bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
             raise ValueError(
                 f"grads[{key!r}] holds {bad} NaN or inf value(s); the backward pass overflowed "
@@ -205,4 +210,4 @@ def grads_to_vector(grads: Mapping[str, Any], spec: ParamSpec) -> FloatArray:
             f"grads has entries for no parameter: {extra}; parameters are {list(spec.names)}. "
             "Name each gradient after its parameter ('W1' or 'dW1')."
         )
-    return np.concatenate(pieces).astype(np.float64, copy=True)
+    return np.concatenate(pieces).astype(np.float64, copy=True) if pieces else np.zeros(0)

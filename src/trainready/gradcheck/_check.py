@@ -11,10 +11,10 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from .._params import grads_to_vector, params_to_vector, vector_to_params
+from .._params import ParamSpec, grads_to_vector, params_to_vector, vector_to_params
 from ..errors import NondeterministicLossError, PrecisionWarning
 from ._coords import check_coordinates
-from ._judge import judge, relative_difference
+from ._judge import judge, relative_difference, scaled_norm
 from ._numeric import MACHINE_EPS, ecnoise, relative_noise
 from ._objective import LossFn, Objective, as_grads_mapping
 from ._probe import (
@@ -28,7 +28,7 @@ from ._probe import (
     probe_direction,
     probe_step,
 )
-from ._report import GradcheckReport, Kink, ParamResult, Probe, classify
+from ._report import CHECK_BELOW, GradcheckReport, Kink, ParamResult, Probe, classify
 
 FloatArray = NDArray[np.float64]
 Mode = Literal["auto", "full", "sample", "probe"]
@@ -116,7 +116,7 @@ def gradcheck(
             raise ValueError(f"{label} must be a positive integer; got {value!r}")
     generator = np.random.default_rng(rng)
 
-    theta, spec = params_to_vector(params)
+    theta, spec = params_to_vector(params, finite=False)
     low_float = [
         n for n, d in zip(spec.names, spec.dtypes, strict=True) if d.kind == "f" and d.itemsize < 8
     ]
@@ -128,7 +128,8 @@ def gradcheck(
             stacklevel=2,
         )
     at_theta = vector_to_params(theta, spec, keep_float64=True)
-    g = grads_to_vector(as_grads_mapping(grads, at_theta), spec)
+    g = grads_to_vector(as_grads_mapping(grads, at_theta), spec, finite=False)
+    free = np.isfinite(theta)  # NaN and inf elements are kept as they are, never perturbed
 
     planned = [0]
 
@@ -138,34 +139,39 @@ def gradcheck(
 
     obj = Objective(loss, theta, spec, on_call=on_call if progress is not None else None)
     n = spec.size
+    n_free = int(np.count_nonzero(free))
     if mode == "auto":
-        mode = "full" if n <= AUTO_FULL_MAX else "probe"
+        mode = "full" if n_free <= AUTO_FULL_MAX else "probe"
     if mode == "full":
-        planned[0] = 2 + 2 * 2 * _NOISE_POINTS + (2 if eps is not None else 4) * n
+        planned[0] = 2 + 2 * _NOISE_POINTS + (2 if eps is not None else 2.2) * n_free
     elif mode == "sample":
-        planned[0] = 2 + 4 * _NOISE_POINTS + 4 * sum(min(s, samples) for s in spec.sizes)
+        planned[0] = 2 + 2 * _NOISE_POINTS + 2.2 * sum(min(s, samples) for s in spec.sizes)
     else:
-        planned[0] = 2 + 4 * _NOISE_POINTS + 4 * probes
+        planned[0] = 2 + 2 * _NOISE_POINTS + 4 * probes
 
     f0 = _deterministic_value(obj)
-    sigma = _measure_noise(obj, generator, f0)
-    notes: list[str] = []
+    notes: list[str] = _input_notes(spec, theta, free)
+    if n_free == 0:
+        obj.verify_untouched()
+        return _nothing_to_compare(mode, spec, f0, eps, obj.calls, notes)
+    sigma = _measure_noise(obj, generator, f0, free)
 
     report: GradcheckReport | None = None
     if mode == "probe":
         if eps is not None:
             notes.append(f"eps={eps:g} applies to element checks; probes choose their own step")
-        report = _probe_mode(obj, g, f0, sigma, generator, probes, notes)
+        report = _probe_mode(obj, g, f0, sigma, generator, probes, notes, free)
         if report is None:
             mode = "sample"
     if report is None:
         coords = (
-            np.arange(n)
+            np.flatnonzero(free)
             if mode == "full"
-            else _sample_coords(spec.sizes, spec.offsets, g, samples, generator)
+            else _sample_coords(spec.sizes, spec.offsets, g, samples, generator, free)
         )
         res = check_coordinates(obj, g, coords, f0, sigma, eps)
-        jd = judge(spec, obj.theta, g, coords, res.numeric, res.error, res.excluded)
+        excluded = res.excluded | _undefined_both(g[coords], res.numeric, notes)
+        jd = judge(spec, obj.theta, g, coords, res.numeric, res.error, excluded)
         report = GradcheckReport(
             mode=mode,
             difference=jd.difference,
@@ -178,6 +184,7 @@ def gradcheck(
             eps=eps,
             n_params=n,
             n_checked=int(coords.size),
+            resolution=resolution(g[coords], res.numeric, res.error, excluded),
         )
         if res.not_rechecked:
             notes.append(
@@ -185,14 +192,22 @@ def gradcheck(
                 "not re-checked with smaller steps (limit reached); they are judged against "
                 "their larger error estimates"
             )
-        if eps is not None and not report.passed and jd.difference < 1e-3:
+        if res.one_sided:
+            notes.append(
+                f"{res.one_sided} element(s) sit at the edge of the loss's domain (NaN or inf on "
+                "one side at every step): differentiated from the other side"
+            )
+        report = _unless_unjudged(report, obj, coords, excluded, eps)
+        if eps is not None and not report.passed and jd.difference < 1e-3 and not report.unjudged:
             notes.append(f"a fixed eps={eps:g} may limit accuracy; try eps=None (automatic)")
     obj.verify_untouched()
-    if not obj.changed:
-        raise ValueError(
-            "the loss returned exactly the same value for every perturbed parameter: it does not "
-            "use the params it is given (does it close over the original arrays?). Compute the "
-            "loss from its argument, e.g. loss = lambda p: cost(X, y, p)"
+    if not obj.changed and report.verdict != "ok":
+        notes.append(
+            "the loss returned exactly the same value for every perturbed parameter, but the "
+            "analytic gradient is not zero: either the backward of a piecewise-constant function "
+            "(sign, round, a straight-through estimator) is wrong, or the loss does not use the "
+            "params it is given (does it close over the original arrays? compute it from its "
+            "argument, e.g. loss = lambda p: cost(X, y, p))"
         )
     if obj.low_precision:
         notes.append(
@@ -200,6 +215,135 @@ def gradcheck(
             "tolerances were chosen for that noise"
         )
     return replace(report, evaluations=obj.calls, notes=tuple(notes) + report.notes)
+
+
+def _input_notes(spec: ParamSpec, theta: FloatArray, free: NDArray[np.bool_]) -> list[str]:
+    """Say which tensors are empty and which elements are NaN or inf (not perturbed)."""
+    notes = []
+    for name, shape, start, size in zip(
+        spec.names, spec.shapes, spec.offsets, spec.sizes, strict=True
+    ):
+        if size == 0:
+            notes.append(f"{name} is empty (shape {shape}): nothing to compare there")
+            continue
+        fixed = size - int(np.count_nonzero(free[start : start + size]))
+        if fixed:
+            notes.append(
+                f"{name} holds {fixed} NaN or inf element(s): kept as they are, not perturbed "
+                "(the gradient is checked at its finite elements)"
+            )
+    return notes
+
+
+def _nothing_to_compare(
+    mode: str, spec: ParamSpec, f0: float, eps: float | None, calls: int, notes: list[str]
+) -> GradcheckReport:
+    """Every tensor is empty (or non-finite): an empty Jacobian is trivially right."""
+    notes.append(
+        "no element can be perturbed (every checked tensor is empty or non-finite): there is "
+        "nothing to compare, and an empty gradient is trivially right"
+    )
+    params = {
+        name: ParamResult(
+            name=name,
+            shape=shape,
+            checked=0,
+            difference=float("nan"),
+            excess=0.0,
+            verdict="ok",
+            worst_index=None,
+            numeric=None,
+            analytic=None,
+        )
+        for name, shape in zip(spec.names, spec.shapes, strict=True)
+    }
+    return GradcheckReport(
+        mode=mode,
+        difference=0.0,
+        excess=0.0,
+        verdict="ok",
+        params=params,
+        evaluations=calls,
+        kinks=(),
+        noise=relative_noise(MACHINE_EPS * abs(f0), f0),
+        eps=eps,
+        n_params=spec.size,
+        n_checked=0,
+        notes=tuple(notes),
+    )
+
+
+def _undefined_both(g: FloatArray, numeric: FloatArray, notes: list[str]) -> NDArray[np.bool_]:
+    """Elements whose analytic value is NaN or inf where the loss does not move at all: the
+    function is undefined or flat there (as torch, NaN matches NaN); not judged."""
+    out = ~np.isfinite(g) & ((numeric == 0.0) | ~np.isfinite(numeric))
+    if out.any():
+        notes.append(
+            f"{int(out.sum())} element(s) have a NaN or inf analytic gradient where the loss does "
+            "not move (the function is undefined there): not judged"
+        )
+    return np.asarray(out, dtype=bool)
+
+
+def resolution(
+    g: FloatArray, numeric: FloatArray, error: FloatArray, excluded: NDArray[np.bool_]
+) -> float:
+    """The smallest relative error of the compared vector that the check could have seen:
+    ``||error|| / (||numeric|| + ||analytic||)`` over the judged elements (nan if none)."""
+    keep = ~excluded & np.isfinite(error) & np.isfinite(g)
+    if not keep.any():
+        return float("nan")
+    denom = scaled_norm(numeric[keep]) + scaled_norm(g[keep])
+    top = scaled_norm(error[keep])
+    return top / denom if denom > 0 else (0.0 if top == 0 else float("inf"))
+
+
+def _blind_above(obj: Objective) -> float:
+    """A check whose error bounds are this wide (relative) cannot judge: the verdict's "wrong"
+    line, or for a float32/16 loss the square root of its machine epsilon (3.5e-4 for float32:
+    rounding alone keeps such a loss from seeing finer errors)."""
+    return max(CHECK_BELOW, math.sqrt(obj.low_eps or 0.0))
+
+
+def _unless_unjudged(
+    report: GradcheckReport,
+    obj: Objective,
+    coords: NDArray[np.intp],
+    excluded: NDArray[np.bool_],
+    eps: float | None,
+) -> GradcheckReport:
+    """No "ok" without a judgement: when every element was excluded, or the error bounds are
+    too wide to see an error at the verdict's "wrong" line, say so (verdict "check")."""
+    if report.verdict != "ok":
+        return report
+    reason = ""
+    if coords.size and excluded.all() and eps is not None:
+        reason = (
+            "every compared element sits on a kink or a jump, or outside the loss's domain, at "
+            + (f"eps={eps:g}" if eps is not None else "every step tried")
+            + ": nothing could be judged"
+            + ("; try eps=None (automatic steps)" if eps is not None else "")
+        )
+    elif not math.isnan(report.resolution) and not report.resolution < _blind_above(obj):
+        theta = obj.theta[coords]
+        if eps is not None and np.any((theta + eps) - theta != eps):
+            stuck = int(np.count_nonzero((theta + eps) - theta != eps))
+            cause = (
+                f"eps={eps:g} is below the spacing of float64 numbers at {stuck} of "
+                f"{coords.size} elements (theta + eps is not theta + {eps:g} there)"
+            )
+        elif eps is not None:
+            cause = f"eps={eps:g} is too small for the loss's noise ({report.noise:.1e})"
+        else:
+            cause = f"the loss is too noisy (relative noise {report.noise:.1e})"
+        reason = (
+            f"the numerical error bound ({report.resolution:.1e} relative) is wider than the "
+            f"errors the verdict must see ({_blind_above(obj):.0e}): {cause}"
+            + ("; try eps=None (automatic steps)" if eps is not None else "")
+        )
+    if not reason:
+        return report
+    return replace(report, verdict="check", unjudged=reason)
 
 
 def _deterministic_value(obj: Objective) -> float:
@@ -215,34 +359,62 @@ def _deterministic_value(obj: Objective) -> float:
     return first
 
 
-def _measure_noise(obj: Objective, rng: np.random.Generator, f0: float) -> float:
-    """ECnoise along two random directions; the smaller estimate (a kink only inflates one).
+def _measure_noise(
+    obj: Objective, rng: np.random.Generator, f0: float, free: NDArray[np.bool_]
+) -> float:
+    """ECnoise along a random direction (a second one when the first is above the floor: a
+    kink only inflates one; the smaller estimate is kept).
 
     The spacing starts tiny (1e-9 relative) and grows only until the loss resolves it (5
     distinct values of 7, or every point differs from J(theta)), so the table rarely spans a
     kink: a kink inside it would make the estimate orders of magnitude too large, hiding bugs.
+    A loss that is exactly constant at one spacing and then moves in a few steps (a staircase)
+    is piecewise constant: its jumps are not noise. A spacing where the loss is NaN or inf has
+    left its domain; the table stops there.
     """
     theta = obj.theta
-    scale = np.maximum(1.0, np.abs(theta))
+    scale = np.where(free, np.maximum(1.0, np.abs(np.where(free, theta, 0.0))), 0.0)
+    floor_eps = MACHINE_EPS if obj.low_eps is None else obj.low_eps
+    floor = max(floor_eps * abs(f0) / 2, float(np.finfo(np.float64).tiny))
     estimates = []
     for _ in range(2):
         u = rng.standard_normal(theta.size) * scale
-        values = np.array([f0])
-        for delta in (1e-9, 1e-7, 1e-5, 1e-3):
-            values = np.array(
-                [
-                    f0 if k == 0 else obj.along(u, k * delta)
-                    for k in range(-_NOISE_POINTS, _NOISE_POINTS + 1)
-                ]
-            )
-            if np.unique(values).size >= 5 or np.count_nonzero(values != f0) == values.size - 1:
-                break
-        sigma, _ = ecnoise(values)
-        estimates.append(sigma)
-    positive = [s for s in estimates if s > 0]
-    sigma = min(positive) if positive else 0.0
-    floor_eps = float(np.finfo(np.float32).eps) if obj.low_precision else MACHINE_EPS
-    return max(sigma, floor_eps * abs(f0) / 2, np.finfo(np.float64).tiny)
+        sigma = _noise_along(obj, u, f0)
+        if sigma is not None and sigma > 0:
+            estimates.append(sigma)
+        if sigma is not None and sigma <= 4 * floor:
+            break  # at the floor already: a second direction cannot lower it
+    sigma = min(estimates) if estimates else 0.0
+    return max(sigma, floor)
+
+
+def _noise_along(obj: Objective, u: FloatArray, f0: float) -> float | None:
+    """ECnoise of J along u at the first spacing that resolves it; None if none did."""
+    constant_before = False
+    for delta in (1e-9, 1e-7, 1e-5, 1e-3):
+        values = np.array(
+            [
+                f0 if k == 0 else obj.along(u, k * delta)
+                for k in range(-_NOISE_POINTS, _NOISE_POINTS + 1)
+            ]
+        )
+        if not np.all(np.isfinite(values)):
+            return None  # left the domain: keep what smaller spacings said
+        if np.all(values == f0):
+            constant_before = True
+            continue
+        if constant_before and _staircase(values):
+            return 0.0  # piecewise constant: exact plateaus, and jumps that are not noise
+        if np.unique(values).size >= 5 or np.count_nonzero(values != f0) == values.size - 1:
+            return ecnoise(values)[0]
+    return None
+
+
+def _staircase(values: FloatArray) -> bool:
+    """At most three distinct levels, visited in order (a few jumps crossed, nothing else)."""
+    steps = np.diff(values)
+    moved = steps[steps != 0]
+    return np.unique(values).size <= 3 and bool(np.all(moved > 0) or np.all(moved < 0))
 
 
 def _sample_coords(
@@ -251,17 +423,20 @@ def _sample_coords(
     g: FloatArray,
     k: int,
     rng: np.random.Generator,
+    free: NDArray[np.bool_],
 ) -> NDArray[np.intp]:
-    """k elements of every tensor: its largest analytic entry and k-1 drawn at random."""
-    chosen = []
+    """k finite elements of every tensor: its largest analytic entry and k-1 drawn at random."""
+    chosen = [np.zeros(0, dtype=np.intp)]
     for size, start in zip(sizes, offsets, strict=True):
-        if size <= k:
-            chosen.append(np.arange(start, start + size))
+        candidates = start + np.flatnonzero(free[start : start + size])
+        if candidates.size <= k:
+            chosen.append(candidates)
             continue
-        top = int(np.argmax(np.abs(g[start : start + size])))
-        rest = rng.choice(size - 1, size=k - 1, replace=False)
+        with np.errstate(invalid="ignore"):
+            top = int(np.argmax(np.where(np.isfinite(g[candidates]), np.abs(g[candidates]), -1)))
+        rest = rng.choice(candidates.size - 1, size=k - 1, replace=False)
         rest = rest + (rest >= top)  # skip the top element
-        chosen.append(start + np.sort(np.concatenate([[top], rest])))
+        chosen.append(candidates[np.sort(np.concatenate([[top], rest]))])
     return np.concatenate(chosen).astype(np.intp)
 
 
@@ -273,9 +448,13 @@ def _probe_mode(
     rng: np.random.Generator,
     n_probes: int,
     notes: list[str],
+    free: NDArray[np.bool_],
 ) -> GradcheckReport | None:
     """Probe mode; None when every probe crossed a kink (the caller then checks elements)."""
     spec, theta, n = obj.spec, obj.theta, obj.spec.size
+    if not free.all() or not np.all(np.isfinite(g)):
+        notes.append("non-finite parameters or gradients: checked elements, as in mode='sample'")
+        return None
     prober = Prober(obj, g, f0, sigma, probe_step(sigma, f0))
     global_probes: list[tuple[Directional, FloatArray]] = []
     for _ in range(n_probes):
@@ -418,7 +597,8 @@ def numeric_gradient(
     theta, spec = params_to_vector(params)
     obj = Objective(loss, theta, spec)
     f0 = _deterministic_value(obj)
-    sigma = _measure_noise(obj, np.random.default_rng(rng), f0)
+    free = np.isfinite(theta)
+    sigma = _measure_noise(obj, np.random.default_rng(rng), f0, free)
     coords = np.arange(spec.size)
     res = check_coordinates(
         obj, np.zeros(spec.size), coords, f0, sigma, None if eps is None else float(eps)

@@ -1,8 +1,21 @@
-"""Element-by-element checking (modes "full" and "sample"): estimates, kinks, judgement."""
+"""Element-by-element checking (modes "full" and "sample"): estimates, kinks, judgement.
+
+With automatic steps an element costs two loss calls when it clearly agrees, and more only
+where it does not:
+
+1. a central difference at ``h = eta^(1/3) max(1, |theta_i|)`` (the best single step for a
+   loss of relative noise eta). The element passes at once when analytic and numeric agree
+   within the difference's noise bound plus 1e-9 of their size: far below the verdict's 1e-7
+   line, so a pass here cannot hide a mismatch the verdict would count;
+2. the rest get Richardson extrapolation over steps ``2h`` and ``h`` (the first stage's calls
+   are the inner points, so two more calls), with an error estimate and the kink test;
+3. suspects (kinks, jumps, steps that left the loss's domain, uncertain estimates) are checked
+   again at ``2h/16`` and ``2h/256``, and one-sided where one side is outside the domain.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,11 +25,11 @@ from ._numeric import (
     CENTRAL_NOISE,
     MACHINE_EPS,
     NOISE_SIGMAS,
+    FivePoint,
     five_point,
     five_point_one,
-    noise_from_fourth_differences,
     relative_noise,
-    richardson_steps,
+    representable_steps,
 )
 from ._objective import Objective
 from ._report import Kink
@@ -27,6 +40,9 @@ IntArray = NDArray[np.intp]
 # At most this many suspect elements get re-checked with smaller steps (8 loss calls each); the
 # rest keep their first estimate and its (conservative) error.
 MAX_KINK_RECHECKS = 500
+# An element passes the first stage when |analytic - numeric| is within the central
+# difference's noise bound plus this fraction of their size (the verdict's lines are 1e-7, 1e-5).
+QUICK_RTOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -36,10 +52,11 @@ class CoordinateResult:
     coords: IntArray  # flat indices into theta
     numeric: FloatArray
     error: FloatArray  # absolute error estimate of numeric
-    excluded: NDArray[np.bool_]  # unresolved kinks: reported, not judged
+    excluded: NDArray[np.bool_]  # unresolved kinks and jumps: reported, not judged
     kinks: tuple[Kink, ...]
     sigma: float  # absolute noise of J used for the judgement
     not_rechecked: int = 0  # suspects beyond MAX_KINK_RECHECKS
+    one_sided: int = 0  # elements checked from one side (the other left the loss's domain)
 
 
 def check_coordinates(
@@ -49,124 +66,275 @@ def check_coordinates(
     f0: float,
     sigma: float,
     eps: float | None,
-    on_coordinate: Callable[[], None] | None = None,
 ) -> CoordinateResult:
-    """Numeric partial derivatives at ``coords``: Richardson with automatic steps, or the
-    textbook central difference with a fixed ``eps``; kinks found and re-checked."""
+    """Numeric partial derivatives at ``coords``: automatic steps (central differences, then
+    Richardson where needed), or the textbook central difference with a fixed ``eps``; kinks,
+    jumps and steps outside the loss's domain found and re-checked."""
+    if eps is not None:
+        return _fixed_step(obj, g, coords, f0, sigma, eps)
+    return _automatic(obj, g, coords, f0, sigma)
+
+
+def _typical(obj: Objective, coords: IntArray, *values: FloatArray) -> FloatArray:
+    """Per element, the RMS size of its tensor's finite values (for relative tolerances)."""
+    owner = np.searchsorted(np.asarray(obj.spec.offsets), coords, side="right") - 1
+    typical = np.zeros(coords.size)
+    for t in np.unique(owner):
+        m = owner == t
+        for v in values:
+            vm = v[m][np.isfinite(v[m])]
+            if vm.size:
+                typical[m] += _rms(vm)
+    return typical
+
+
+def _rms(v: FloatArray) -> float:
+    """Root mean square without overflow or underflow (values up to 1e308)."""
+    top = float(np.max(np.abs(v))) if v.size else 0.0
+    if top == 0.0 or not math.isfinite(top):
+        return top
+    return top * float(np.sqrt(np.mean((v / top) ** 2)))
+
+
+def _automatic(
+    obj: Objective, g: FloatArray, coords: IntArray, f0: float, sigma: float
+) -> CoordinateResult:
     theta = obj.theta
     n = coords.size
-    if eps is None:
-        eta = relative_noise(sigma, f0)
-        h = richardson_steps(theta[coords], eta)
-        fm1, fmh, fph, fp1 = (np.empty(n) for _ in range(4))
-        for j, i in enumerate(coords):
-            hi = float(h[j])
-            fm1[j] = obj.at_coordinate(int(i), -hi)
-            fmh[j] = obj.at_coordinate(int(i), -hi / 2)
-            fph[j] = obj.at_coordinate(int(i), hi / 2)
-            fp1[j] = obj.at_coordinate(int(i), hi)
-            if on_coordinate is not None:
-                on_coordinate()
-        moved = ~((fm1 == f0) & (fmh == f0) & (fph == f0) & (fp1 == f0))
-        first = five_point(f0, fm1, fmh, fph, fp1, h, sigma)
-        from_coords = noise_from_fourth_differences(first.d4, moved & ~first.kink)
-        if from_coords is not None:
-            # Both estimates are upper bounds in different failure modes (ECnoise along a
-            # direction that crossed a kink; fourth differences dominated by curvature).
-            sigma = max(min(sigma, from_coords), MACHINE_EPS * abs(f0) / 2)
-        pts = five_point(f0, fm1, fmh, fph, fp1, h, sigma)
-        numeric, error = pts.estimate.copy(), pts.error.copy()
-        # Kinks the fourth difference flags, and mismatches that several kinks crossed at once
-        # could explain (the one-sided slopes differ by at least half the mismatch).
-        # Kinks the fourth difference flags, and mismatches that several kinks crossed at once
-        # could explain (the one-sided slopes differ by at least half the mismatch).
-        # Also estimates whose error is dominated by |D(h) - D(h/2)| rather than noise: kinks
-        # the test missed, or several crossed at once; a smaller step tightens them.
-        mismatch = np.abs(g[coords] - numeric)
-        explained = (mismatch > error) & (np.abs(pts.right - pts.left) >= 0.5 * mismatch)
+    gc = g[coords]
+    eta = relative_noise(sigma, f0)
+    hc = representable_steps(theta[coords], eta ** (1.0 / 3.0))
+    fph, fmh = np.empty(n), np.empty(n)
+    for j, i in enumerate(coords):
+        fph[j] = obj.at_coordinate(int(i), float(hc[j]))
+        fmh[j] = obj.at_coordinate(int(i), -float(hc[j]))
+    with np.errstate(invalid="ignore", over="ignore"):
+        central = (fph - fmh) / (2 * hc)
+    finite = np.isfinite(fph) & np.isfinite(fmh) & np.isfinite(gc)
+    noise_c = NOISE_SIGMAS * CENTRAL_NOISE * sigma / hc
+    typical = _typical(obj, coords, gc, central)
+    with np.errstate(invalid="ignore"):
+        tol = noise_c + QUICK_RTOL * (np.abs(gc) + np.abs(central) + 1e-3 * typical)
+        quick = finite & (np.abs(gc - central) <= tol)
+    numeric = np.where(quick, central, np.nan)
+    error = np.where(quick, tol, np.inf)
+    excluded = np.zeros(n, dtype=bool)
+    rest = np.flatnonzero(~quick)
+    if rest.size == 0:
+        return CoordinateResult(coords, numeric, error, excluded, (), sigma)
+
+    # Richardson over 2h and h: the first stage's calls are the inner points.
+    h = 2 * hc[rest]
+    fm1, fp1 = np.empty(rest.size), np.empty(rest.size)
+    for k, j in enumerate(rest):
+        i = int(coords[j])
+        fm1[k] = obj.at_coordinate(i, -float(h[k]))
+        fp1[k] = obj.at_coordinate(i, float(h[k]))
+    fm, fp = fmh[rest], fph[rest]
+    with np.errstate(invalid="ignore", over="ignore"):
+        pts = five_point(f0, fm1, fm, fp, fp1, h, sigma)
+    ok_vals = np.isfinite(fm1) & np.isfinite(fm) & np.isfinite(fp) & np.isfinite(fp1)
+    numeric[rest] = pts.estimate
+    error[rest] = np.where(ok_vals, pts.error, np.inf)
+    g_rest = gc[rest]
+    with np.errstate(invalid="ignore"):
+        mismatch = np.abs(g_rest - pts.estimate)
+        # Mismatches that a kink could explain (the one-sided slopes differ at least by half of
+        # it), flagged kinks, and estimates dominated by |D(h) - D(h/2)| rather than noise.
+        explained = (mismatch > pts.error) & (np.abs(pts.right - pts.left) >= 0.5 * mismatch)
         spread = pts.error - pts.noise
-        uncertain = (spread > pts.noise) & (spread > 1e-6 * (np.abs(g[coords]) + np.abs(numeric)))
-        # Re-check the mismatches a kink could explain first, then flagged kinks, then the rest.
-        priority = np.where(explained, 0, np.where(pts.kink, 1, 2))
-        suspects = np.flatnonzero(pts.kink | explained | uncertain)
-        suspects = suspects[np.argsort(priority[suspects], kind="stable")]
-        kink_flags = pts.kink
-        first_sides: tuple[FloatArray, FloatArray, FloatArray] | None = (
-            pts.left,
-            pts.right,
-            pts.side_error,
+        uncertain = (spread > pts.noise) & (
+            spread > 1e-6 * (np.abs(g_rest) + np.abs(pts.estimate))
         )
-    else:
-        h = np.full(n, float(eps))
-        fm1, fp1 = np.empty(n), np.empty(n)
-        for j, i in enumerate(coords):
-            fp1[j] = obj.at_coordinate(int(i), eps)
-            fm1[j] = obj.at_coordinate(int(i), -eps)
-            if on_coordinate is not None:
-                on_coordinate()
+    priority = np.where(~ok_vals, 0, np.where(explained, 0, np.where(pts.kink, 1, 2)))
+    local = np.flatnonzero(~ok_vals | pts.kink | explained | uncertain | ~np.isfinite(g_rest))
+    local = local[np.argsort(priority[local], kind="stable")]
+    kinks: list[Kink] = []
+    one_sided = 0
+    for rank, kk in enumerate(local):
+        k = int(kk)
+        j = int(rest[k])
+        i = int(coords[j])
+        if rank >= MAX_KINK_RECHECKS:
+            _judge_unrechecked(obj, pts, k, ok_vals[k], g[i], i, float(h[k]), j, excluded, kinks)
+            continue
+        outcome = _recheck(obj, f0, sigma, i, float(h[k]), g[i], numeric[j], error[j], ok_vals[k])
+        numeric[j], error[j] = outcome.numeric, outcome.error
+        excluded[j] = outcome.excluded
+        one_sided += outcome.one_sided
+        if outcome.kink is not None:
+            kinks.append(outcome.kink)
+    skipped = max(0, local.size - MAX_KINK_RECHECKS)
+    return CoordinateResult(
+        coords, numeric, error, excluded, tuple(kinks), sigma, skipped, one_sided
+    )
+
+
+def _judge_unrechecked(
+    obj: Objective,
+    pts: FivePoint,
+    k: int,
+    finite: bool,
+    analytic: float,
+    i: int,
+    step: float,
+    j: int,
+    excluded: NDArray[np.bool_],
+    kinks: list[Kink],
+) -> None:
+    """Past the re-check limit: a flagged kink whose analytic value is one of the one-sided
+    slopes is reported, not blamed; anything else is judged on its first estimate."""
+    if not finite or not pts.kink[k]:
+        return
+    lft, rgt, tol = float(pts.left[k]), float(pts.right[k]), float(pts.side_error[k])
+    if min(lft, rgt) - tol <= analytic <= max(lft, rgt) + tol:
+        excluded[j] = True
+        kinks.append(_kink(obj, i, float(pts.estimate[k]), analytic, lft, rgt, step, False))
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    numeric: float
+    error: float
+    excluded: bool
+    kink: Kink | None
+    one_sided: bool = False
+
+
+def _recheck(
+    obj: Objective,
+    f0: float,
+    sigma: float,
+    i: int,
+    h: float,
+    analytic: float,
+    numeric: float,
+    error: float,
+    finite: bool,
+) -> _Outcome:
+    """Richardson again at h/16 and h/256: a kink (or jump, or domain edge) further than the
+    step is not crossed. Of the smooth-looking ones take the smaller error; if they disagree,
+    the smaller step (it crosses fewer kinks; several at once can fool the kink test)."""
+    tries = []
+    for factor in (16.0, 256.0):
+        hs = h / factor
+        vals = [obj.at_coordinate(i, s) for s in (-hs, -hs / 2, hs / 2, hs)]
+        with np.errstate(invalid="ignore", over="ignore"):
+            tries.append((hs, vals, five_point_one(f0, vals, hs, sigma)))
+    usable = [t for t in tries if all(math.isfinite(v) for v in t[1])]
+    smooth = [(hs, pt) for hs, _, pt in usable if not pt.kink[0]]
+    if len(smooth) == 2:
+        (_, a), (_, b) = smooth
+        agree = abs(a.estimate[0] - b.estimate[0]) <= a.error[0] + b.error[0]
+        smooth = [min(smooth, key=lambda t: t[1].error[0])] if agree else [smooth[1]]
+    if smooth:
+        hs, small = smooth[0]
+        better, better_error = float(small.estimate[0]), float(small.error[0])
+        moved = not finite or abs(better - numeric) > better_error + error
+        if better_error < error or moved:
+            kink = None
+            if moved:
+                kink = _kink(obj, i, better, analytic, small.left[0], small.right[0], hs, True)
+            return _Outcome(better, better_error, False, kink)
+        return _Outcome(numeric, error, False, None)
+    if not usable:
+        return _one_sided(obj, f0, sigma, i, h, analytic, tries)
+    # A kink or a jump at (or within h/256 of) theta: no step avoids it. Blame the analytic
+    # value only if it is not one of the one-sided derivatives (or between them).
+    hs, vals, small = usable[-1]
+    lft, rgt = float(small.left[0]), float(small.right[0])
+    tol = float(small.side_error[0])
+    est, err = float(small.estimate[0]), float(small.error[0])
+    jump = _is_jump(f0, usable, sigma)
+    if jump or min(lft, rgt) - tol <= analytic <= max(lft, rgt) + tol:
+        if jump:  # on a plateau the derivative is the one-sided slope of the flat side
+            flat = lft if abs(lft) <= abs(rgt) else rgt
+            if abs(analytic - flat) > tol and not min(lft, rgt) <= analytic <= max(lft, rgt):
+                return _Outcome(flat, tol, False, None)
+        kink = _kink(obj, i, est, analytic, lft, rgt, hs, False, jump=jump)
+        return _Outcome(est, err, True, kink)
+    return _Outcome(est, err, False, None)
+
+
+def _is_jump(f0: float, usable: list[tuple[float, list[float], FivePoint]], sigma: float) -> bool:
+    """A discontinuity: the change over the step does not shrink with the step."""
+    if len(usable) < 2:
+        return False
+    (_, big, _), (_, small, _) = usable[0], usable[-1]
+    change_big = max(abs(big[0] - f0), abs(big[3] - f0))
+    change_small = max(abs(small[0] - f0), abs(small[3] - f0))
+    return change_small > NOISE_SIGMAS * sigma and change_small >= 0.5 * change_big
+
+
+def _one_sided(
+    obj: Objective,
+    f0: float,
+    sigma: float,
+    i: int,
+    h: float,
+    analytic: float,
+    tries: list[tuple[float, list[float], FivePoint]],
+) -> _Outcome:
+    """One side of theta_i leaves the loss's domain at every step: differentiate from the other
+    side (second order, error against first order). Neither side: report, do not judge."""
+    for hs, vals, _ in reversed(tries):
+        fmh, fm1 = vals[1], vals[0]
+        fph, fp1 = vals[2], vals[3]
+        for a, b, sign in ((fph, fp1, 1.0), (fmh, fm1, -1.0)):
+            if math.isfinite(a) and math.isfinite(b):
+                second = sign * (-3 * f0 + 4 * a - b) / hs
+                first = sign * (a - f0) / (hs / 2)
+                err = abs(second - first) + NOISE_SIGMAS * 8 * sigma / hs
+                return _Outcome(second, err, False, None, one_sided=True)
+    kink = _kink(obj, i, math.nan, analytic, math.nan, math.nan, h / 256, False)
+    return _Outcome(math.nan, math.inf, True, kink)
+
+
+def _fixed_step(
+    obj: Objective, g: FloatArray, coords: IntArray, f0: float, sigma: float, eps: float
+) -> CoordinateResult:
+    """The textbook central difference with a fixed step; suspects re-checked as above."""
+    n = coords.size
+    h = np.full(n, float(eps))
+    fm1, fp1 = np.empty(n), np.empty(n)
+    for j, i in enumerate(coords):
+        fp1[j] = obj.at_coordinate(int(i), eps)
+        fm1[j] = obj.at_coordinate(int(i), -eps)
+    with np.errstate(invalid="ignore", over="ignore"):
         numeric = (fp1 - fm1) / (2 * eps)
-        moved = ~((fm1 == f0) & (fp1 == f0))
-        second = np.abs(fp1 - 2 * f0 + fm1)[moved]
-        if second.size >= 16:  # median |second difference|: an upper bound, robust to kinks
-            from_coords = float(np.median(second)) / (np.sqrt(6.0) * 0.6744897501960817)
-            sigma = max(min(sigma, from_coords), MACHINE_EPS * abs(f0) / 2)
-        error = np.full(n, NOISE_SIGMAS * CENTRAL_NOISE * sigma / eps)
+    finite = np.isfinite(fp1) & np.isfinite(fm1)
+    moved = finite & ~((fm1 == f0) & (fp1 == f0))
+    second = np.abs(fp1 - 2 * f0 + fm1)[moved]
+    if second.size >= 16:  # median |second difference|: an upper bound, robust to kinks
+        from_coords = float(np.median(second)) / (np.sqrt(6.0) * 0.6744897501960817)
+        sigma = max(min(sigma, from_coords), MACHINE_EPS * abs(f0) / 2)
+    error = np.where(finite, NOISE_SIGMAS * CENTRAL_NOISE * sigma / eps, np.inf)
+    with np.errstate(invalid="ignore"):
         left, right = (f0 - fm1) / eps, (fp1 - f0) / eps
         mismatch = np.abs(g[coords] - numeric)
         # A kink can explain a mismatch only if the one-sided slopes differ at least as much.
-        suspects = np.flatnonzero((mismatch > error) & (np.abs(right - left) >= 0.5 * mismatch))
-        kink_flags = np.zeros(n, dtype=bool)
-        first_sides = None
-
+        suspects = np.flatnonzero(
+            ~finite | ((mismatch > error) & (np.abs(right - left) >= 0.5 * mismatch))
+        )
     excluded = np.zeros(n, dtype=bool)
     kinks: list[Kink] = []
+    one_sided = 0
     for rank, jj in enumerate(suspects):
+        if rank >= MAX_KINK_RECHECKS:
+            break
         j = int(jj)
         i = int(coords[j])
-        if rank >= MAX_KINK_RECHECKS:
-            # Not re-checked: a flagged kink whose analytic value is one of the one-sided
-            # slopes is reported, not blamed; anything else is judged on its first estimate.
-            if first_sides is not None and kink_flags[j]:
-                lft, rgt, tol = (float(a[j]) for a in first_sides)
-                if min(lft, rgt) - tol <= g[i] <= max(lft, rgt) + tol:
-                    excluded[j] = True
-                    kinks.append(_kink(obj, i, numeric[j], g[i], lft, rgt, float(h[j]), False))
-            continue
-        # Richardson again at h/16 and h/256: a kink further than the step is not crossed. Of
-        # the smooth-looking ones take the smaller error; if they disagree, the smaller step
-        # (it crosses fewer kinks; several at once can fool the fourth-difference test).
-        tries = []
-        for factor in (16.0, 256.0):
-            hs = float(h[j]) / factor
-            vals = [obj.at_coordinate(i, s) for s in (-hs, -hs / 2, hs / 2, hs)]
-            tries.append((hs, five_point_one(f0, vals, hs, sigma)))
-        smooth = [(hs, pt) for hs, pt in tries if not pt.kink[0]]
-        if len(smooth) == 2:
-            (_, a), (_, b) = smooth
-            agree = abs(a.estimate[0] - b.estimate[0]) <= a.error[0] + b.error[0]
-            smooth = [min(smooth, key=lambda t: t[1].error[0])] if agree else [smooth[1]]
-        if smooth:
-            hs, small = smooth[0]
-            better, better_error = float(small.estimate[0]), float(small.error[0])
-            moved = abs(better - numeric[j]) > better_error + error[j]
-            if better_error < error[j] or moved:
-                if eps is not None or kink_flags[j] or moved:
-                    kinks.append(
-                        _kink(obj, i, better, g[i], small.left[0], small.right[0], hs, True)
-                    )
-                numeric[j], error[j] = better, better_error
-            continue
-        hs, small = tries[-1]
-        # A kink at (or within h/256 of) theta: no step avoids it. Blame the analytic value
-        # only if it is not one of the one-sided derivatives (or between them).
-        lft, rgt = float(small.left[0]), float(small.right[0])
-        tol = float(small.side_error[0])
-        numeric[j], error[j] = float(small.estimate[0]), float(small.error[0])
-        if min(lft, rgt) - tol <= g[i] <= max(lft, rgt) + tol:
-            excluded[j] = True
-            kinks.append(_kink(obj, i, numeric[j], g[i], lft, rgt, hs, False))
+        outcome = _recheck(obj, f0, sigma, i, float(h[j]), g[i], numeric[j], error[j], finite[j])
+        if outcome.kink is not None or not finite[j]:
+            numeric[j], error[j] = outcome.numeric, outcome.error
+            excluded[j] = outcome.excluded
+            one_sided += outcome.one_sided
+            if outcome.kink is not None:
+                kinks.append(outcome.kink)
     skipped = max(0, len(suspects) - MAX_KINK_RECHECKS)
-    return CoordinateResult(coords, numeric, error, excluded, tuple(kinks), sigma, skipped)
+    return CoordinateResult(
+        coords, numeric, error, excluded, tuple(kinks), sigma, skipped, one_sided
+    )
 
 
 def _kink(
@@ -178,6 +346,8 @@ def _kink(
     right: float,
     step: float,
     resolved: bool,
+    *,
+    jump: bool = False,
 ) -> Kink:
     name, index = obj.spec.locate(i)
     return Kink(
@@ -189,4 +359,5 @@ def _kink(
         right=float(right),
         step=float(step),
         resolved=resolved,
+        jump=jump,
     )

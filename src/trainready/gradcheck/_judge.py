@@ -23,10 +23,27 @@ class Judgement:
     excess: float  # the verdict's figure
 
 
+def scaled_norm(x: FloatArray) -> float:
+    """Euclidean norm that neither overflows nor underflows (values up to 1e308)."""
+    x = np.asarray(x, dtype=np.float64)
+    top = float(np.max(np.abs(x))) if x.size else 0.0
+    if top == 0.0 or not np.isfinite(top):
+        return top
+    return top * float(np.linalg.norm(x / top))
+
+
 def relative_difference(numeric: FloatArray, analytic: FloatArray) -> float:
-    """``||n - a|| / (||n|| + ||a||)``; 0 when both are zero."""
-    denom = float(np.linalg.norm(numeric) + np.linalg.norm(analytic))
-    return float(np.linalg.norm(numeric - analytic)) / denom if denom > 0 else 0.0
+    """``||n - a|| / (||n|| + ||a||)``; 0 when both are zero. Norms are scaled (no overflow)."""
+    denom = scaled_norm(numeric) + scaled_norm(analytic)
+    if denom == 0:
+        return 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        return scaled_norm(np.asarray(numeric) - np.asarray(analytic)) / denom
+
+
+def _rms(x: FloatArray) -> float:
+    finite = x[np.isfinite(x)]
+    return scaled_norm(finite) / np.sqrt(finite.size) if finite.size else 0.0
 
 
 def element_excess(
@@ -62,14 +79,17 @@ def judge(
     for t in range(len(spec.names)):
         m = owner == t
         if m.any():
-            typical[m] = np.sqrt(np.mean(g[coords[m]] ** 2)) + np.sqrt(np.mean(numeric[m] ** 2))
+            typical[m] = _rms(g[coords[m]]) + _rms(numeric[m])
     gc = g[coords]
     beyond, rel = element_excess(gc, numeric, error, typical)
+    undefined = ~np.isfinite(gc) | ~np.isfinite(numeric)  # NaN/inf on one side: a mismatch
+    beyond[undefined] = np.inf
+    rel[undefined] = np.inf
     beyond[~keep] = 0.0
     rel[~keep] = 0.0
     flagged = rel >= 1e-7
-    denom = float(np.linalg.norm(numeric[keep]) + np.linalg.norm(gc[keep]))
-    vector_excess = float(np.linalg.norm(beyond)) / denom if denom > 0 else 0.0
+    denom = scaled_norm(numeric[keep]) + scaled_norm(gc[keep])
+    vector_excess = scaled_norm(beyond) / denom if denom > 0 else 0.0
     results: dict[str, ParamResult] = {}
     for t, (name, shape, size) in enumerate(zip(spec.names, spec.shapes, spec.sizes, strict=True)):
         m = np.flatnonzero(owner == t)
@@ -79,9 +99,9 @@ def judge(
         local = coords[m] - spec.offsets[t]
         mk = m[keep[m]]
         diff = relative_difference(numeric[mk], gc[mk]) if mk.size else 0.0
-        d_t = float(np.linalg.norm(numeric[mk]) + np.linalg.norm(gc[mk]))
+        d_t = scaled_norm(numeric[mk]) + scaled_norm(gc[mk])
         excess_t = max(
-            float(np.linalg.norm(beyond[m])) / d_t if d_t > 0 else 0.0,
+            scaled_norm(beyond[m]) / d_t if d_t > 0 else 0.0,
             float(rel[m].max()),
         )
         verdict = classify(excess_t)

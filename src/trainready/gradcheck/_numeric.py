@@ -12,6 +12,7 @@ Notation for one coordinate (or one probe direction), step h, f0 = J(theta):
   ``(h/2)^4 f''''``, tiny next to the second difference ``S = f(h) - 2 f0 + f(-h) ~ h^2 f''``;
   a kink (slope jump s) inside ``(-h, h)`` makes it ``O(s h)``, as large as S. Left and right
   one-sided (second-order) differences disagree exactly by ``-D4 / h``: the left/right test.
+  A jump (a discontinuity of height H) makes D4 ``O(H)`` at every step.
 
 The noise sigma (absolute standard deviation of J's rounding) is measured with Moré & Wild's
 ECnoise (SIAM J. Sci. Comput. 33(3), 2011): a table of differences of J along a direction.
@@ -57,6 +58,13 @@ def ecnoise(values: FloatArray) -> tuple[float, bool]:
     values = np.asarray(values, dtype=np.float64)
     if np.ptp(values) == 0.0:
         return 0.0, True
+    # Scale by a power of two (exact) so that squares neither overflow nor underflow.
+    scale = 2.0 ** math.floor(math.log2(float(np.max(np.abs(values - values[0])))))
+    sigma, reliable = _ecnoise_table(values / scale)
+    return sigma * scale, reliable
+
+
+def _ecnoise_table(values: FloatArray) -> tuple[float, bool]:
     diffs = values.copy()
     gamma = 1.0
     levels: list[float] = []
@@ -81,10 +89,15 @@ def relative_noise(sigma: float, f0: float) -> float:
     return float(min(max(eta, MACHINE_EPS), 1e-2))
 
 
-def richardson_steps(theta: FloatArray, eta: float) -> FloatArray:
-    """Per-coordinate step h = eta^(1/5) * max(1, |theta_i|), made exactly representable."""
-    h = eta**0.2 * np.maximum(1.0, np.abs(theta))
-    return np.asarray((theta + h) - theta, dtype=np.float64)  # the step the arithmetic takes
+def representable_steps(theta: FloatArray, rel: float) -> FloatArray:
+    """Per-coordinate step ``rel * max(1, |theta_i|)``, made exactly representable at theta_i.
+
+    Non-finite coordinates get the step ``rel`` (they are never perturbed).
+    """
+    scale = np.where(np.isfinite(theta), np.maximum(1.0, np.abs(theta)), 1.0)
+    base = np.where(np.isfinite(theta), theta, 0.0)
+    h = rel * scale
+    return np.asarray((base + h) - base, dtype=np.float64)  # the step the arithmetic takes
 
 
 def central_step(eta: float) -> float:
@@ -150,15 +163,3 @@ def five_point_one(f0: float, values: list[float], h: float, sigma: float) -> Fi
     """:func:`five_point` for one coordinate: ``values`` = J at -h, -h/2, h/2, h."""
     fm1, fmh, fph, fp1 = (np.array([v], dtype=np.float64) for v in values)
     return five_point(f0, fm1, fmh, fph, fp1, np.array([h]), sigma)
-
-
-def noise_from_fourth_differences(d4: FloatArray, informative: NDArray[np.bool_]) -> float | None:
-    """Noise std from many coordinates' fourth differences: a median, robust to a few kinks.
-
-    It over-estimates when curvature dominates D4, so it is combined with ECnoise by a minimum.
-    Returns None when fewer than 16 coordinates are informative (the loss moved there at all).
-    """
-    vals = np.abs(d4[informative])
-    if vals.size < 16:
-        return None
-    return float(np.median(vals) / (D4_NOISE * 0.6744897501960817))

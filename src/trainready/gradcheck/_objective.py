@@ -7,6 +7,7 @@ and a check interrupted at any point (an exception, Ctrl-C) leaves nothing chang
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,20 +22,31 @@ LossFn = Callable[[dict[str, NDArray[Any]]], Any]
 __all__ = ["Objective", "loss_value_to_float"]
 
 
-def loss_value_to_float(value: Any, where: str) -> tuple[float, bool]:
-    """Convert a loss's return value to a Python float; also say whether it was float32 or lower.
+# Machine epsilon of the loss's floating type, by the name its dtype prints as.
+_EPS_OF = {
+    "float16": float(np.finfo(np.float16).eps),
+    "bfloat16": 2.0**-7,
+    "float32": float(np.finfo(np.float32).eps),
+}
+
+
+def loss_value_to_float(
+    value: Any, where: str, *, finite: bool = True
+) -> tuple[float, float | None]:
+    """Convert a loss's return value to a Python float; also give the machine epsilon of its
+    type when that is float32 or lower (None for float64).
 
     Accepts a Python number, a NumPy scalar, a 0-d or one-element array, or a one-element torch
-    tensor. Raises ValueError for anything else, and for NaN or inf.
+    tensor. Raises ValueError for anything else, and for NaN or inf unless ``finite`` is False.
     """
-    low_precision = False
+    low_eps: float | None = None
     if hasattr(value, "detach") and hasattr(value, "numel"):  # a torch tensor
         if value.numel() != 1:
             raise ValueError(
                 f"loss must return a scalar (the mean cost J); it returned a tensor of shape "
                 f"{tuple(value.shape)} {where}. Reduce it, e.g. with .mean()"
             )
-        low_precision = str(value.dtype) in ("torch.float32", "torch.float16", "torch.bfloat16")
+        low_eps = _EPS_OF.get(str(value.dtype).replace("torch.", ""))
         value = value.detach().cpu().double().item()
     if isinstance(value, bool) or value is None:
         raise ValueError(
@@ -54,14 +66,14 @@ def loss_value_to_float(value: Any, where: str) -> tuple[float, bool]:
             f"{arr.shape} {where}. Reduce it, e.g. with .mean()"
         )
     if np.issubdtype(arr.dtype, np.floating) and arr.dtype.itemsize < 8:
-        low_precision = True
+        low_eps = _EPS_OF.get(str(arr.dtype), float(np.finfo(arr.dtype).eps))
     out = float(arr.reshape(()))
-    if not np.isfinite(out):
+    if finite and not np.isfinite(out):
         raise ValueError(
             f"loss returned {out} {where}; a gradient check needs a finite loss. Check for "
             "log(0) or overflow, or use smaller parameters"
         )
-    return out, low_precision
+    return out, low_eps
 
 
 class Objective:
@@ -94,21 +106,30 @@ class Objective:
             view.flags.writeable = False
             self._views[name] = view
         self.calls = 0
-        self.low_precision = False
+        self.low_eps: float | None = None  # machine epsilon of a float32/16 loss, else None
+        self.nonfinite = 0  # perturbed calls that returned NaN or inf (left the domain)
         self.changed = False  # did any perturbation change the loss at all?
         self.f0: float | None = None
         self._on_call = on_call
 
-    def _call(self, where: str) -> float:
+    @property
+    def low_precision(self) -> bool:
+        """Did the loss return float32 or lower at any call?"""
+        return self.low_eps is not None
+
+    def _call(self, where: str, perturbed: bool = True) -> float:
         self.calls += 1
         try:
             raw = self.loss(dict(self._views))
         except Exception as exc:
             exc.add_note(f"(raised by the loss during a gradient check, {where})")
             raise
-        value, low = loss_value_to_float(raw, where)
-        self.low_precision |= low
-        if self.f0 is not None and value != self.f0:
+        value, low = loss_value_to_float(raw, where, finite=not perturbed)
+        if low is not None:
+            self.low_eps = max(low, self.low_eps or 0.0)
+        if not math.isfinite(value):
+            self.nonfinite += 1  # a step left the loss's domain: the caller shrinks it
+        elif self.f0 is not None and value != self.f0:
             self.changed = True
         if self._on_call is not None:
             self._on_call(self.calls)
@@ -116,10 +137,10 @@ class Objective:
 
     def at_theta(self) -> float:
         """J at the base point."""
-        return self._call("at the given parameters")
+        return self._call("at the given parameters", perturbed=False)
 
     def at_coordinate(self, i: int, step: float) -> float:
-        """J(theta + step * e_i)."""
+        """J(theta + step * e_i); NaN or inf when the step leaves the loss's domain."""
         self._work[i] = self.theta[i] + step
         try:
             return self._call(f"at {self.describe(i)} + {step:.3g}")
@@ -127,7 +148,9 @@ class Objective:
             self._work[i] = self.theta[i]
 
     def along(self, u: FloatArray, t: float, start: int = 0, stop: int | None = None) -> float:
-        """J(theta + t * u) where u is nonzero only on ``[start, stop)`` (u has that length)."""
+        """J(theta + t * u) where u is nonzero only on ``[start, stop)`` (u has that length).
+
+        Non-finite elements of theta are kept as they are (u must be 0 there)."""
         stop = self.spec.size if stop is None else stop
         self._work[start:stop] = self.theta[start:stop] + t * u
         try:
@@ -142,7 +165,7 @@ class Objective:
 
     def verify_untouched(self) -> None:
         """Raise if the loss wrote into the arrays it was given (it must not)."""
-        if not np.array_equal(self._work, self.theta):
+        if not np.array_equal(self._work, self.theta, equal_nan=True):
             raise RuntimeError(
                 "the loss modified the parameter arrays it was given during the check; a loss "
                 "must only read its params (copy them first if it needs to change them)"

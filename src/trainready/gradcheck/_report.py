@@ -76,6 +76,7 @@ class Kink:
     right: float
     step: float
     resolved: bool
+    jump: bool = False  # a discontinuity (the value jumps), not only the slope
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,10 @@ class GradcheckReport:
         n_checked: elements compared one by one.
         probes: directional probes made (probe mode).
         notes: remarks (float32 loss, localization limits, ...).
+        resolution: the smallest relative error of the compared gradient that the check could
+            have seen (its error bounds over the values' size; nan when nothing was judged).
+        unjudged: why the check could not judge, when it could not (then the verdict is
+            "check", never "ok"); empty otherwise.
     """
 
     mode: str
@@ -128,6 +133,8 @@ class GradcheckReport:
     n_checked: int
     probes: tuple[Probe, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    resolution: float = math.nan
+    unjudged: str = ""
 
     @property
     def passed(self) -> bool:
@@ -160,6 +167,8 @@ class GradcheckReport:
     def summary(self) -> str:
         """One line: the verdict and, when wrong, where."""
         head = {"ok": "OK", "check": "CHECK", "wrong": "WRONG"}[self.verdict]
+        if self.unjudged:
+            return f"gradcheck {head}: cannot judge — {self.unjudged}"
         if self.verdict == "ok":
             return f"gradcheck {head}: backprop agrees with the numeric gradient"
         worst = self.failing[0] if self.failing else None
@@ -199,6 +208,11 @@ class GradcheckReport:
             f"mode {self.mode}, {self.n_checked:,} of {self.n_params:,} elements compared"
             + (f" + {len(self.probes)} probes" if self.probes else "")
             + f", {self.evaluations:,} loss calls, {step}, noise {self.noise:.1e}"
+            + (
+                f", sees relative errors above {self.resolution:.0e}"
+                if math.isfinite(self.resolution)
+                else ""
+            )
         )
         lines.append(
             f"difference {self.difference:.2e} (textbook), beyond numerical error "
