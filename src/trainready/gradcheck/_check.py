@@ -38,6 +38,11 @@ __all__ = ["AUTO_FULL_MAX", "gradcheck", "numeric_gradient"]
 
 # mode="auto" checks every element up to this many parameters, and probes above.
 AUTO_FULL_MAX = 2000
+# Where the loss is exactly flat, an analytic value this small is rounding of a zero derivative.
+_FLAT_ATOL = 1e-12
+# A change this large (relative) right after an exactly constant spacing is a jump, not noise.
+_JUMP = 1e-5
+_NOISE_TENSORS = 8  # at most this many per-tensor noise directions
 _NOISE_POINTS = 3  # ECnoise uses theta + k*delta*u for k = -3..3 (6 new calls per direction)
 
 
@@ -184,7 +189,9 @@ def gradcheck(
             eps=eps,
             n_params=n,
             n_checked=int(coords.size),
-            resolution=resolution(g[coords], res.numeric, res.error, excluded),
+            resolution=resolution(
+                g[coords], res.numeric, res.error, excluded, obj.theta[coords], f0
+            ),
         )
         if res.not_rechecked:
             notes.append(
@@ -282,20 +289,38 @@ def _undefined_both(g: FloatArray, numeric: FloatArray, notes: list[str]) -> NDA
             f"{int(out.sum())} element(s) have a NaN or inf analytic gradient where the loss does "
             "not move (the function is undefined there): not judged"
         )
-    return np.asarray(out, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        flat = (numeric == 0.0) & (np.abs(g) <= _FLAT_ATOL) & (g != 0.0)
+    if flat.any():
+        notes.append(
+            f"{int(flat.sum())} element(s): the loss is exactly flat there and the analytic "
+            f"value is below {_FLAT_ATOL:g} (backprop's rounding of a zero derivative): not blamed"
+        )
+    return np.asarray(out | flat, dtype=bool)
 
 
 def resolution(
-    g: FloatArray, numeric: FloatArray, error: FloatArray, excluded: NDArray[np.bool_]
+    g: FloatArray,
+    numeric: FloatArray,
+    error: FloatArray,
+    excluded: NDArray[np.bool_],
+    theta: FloatArray,
+    f0: float,
 ) -> float:
     """The smallest relative error of the compared vector that the check could have seen:
-    ``||error|| / (||numeric|| + ||analytic||)`` over the judged elements (nan if none)."""
+    ``||error|| / (||numeric|| + ||analytic||)`` over the judged elements (nan if none).
+
+    Where the gradient is all but zero (a flat or constant function), its size is no scale:
+    the denominator is at least the size a gradient of this loss would have,
+    ``|J| sqrt(k) / rms(max(1, |theta_i|))`` for k elements.
+    """
     keep = ~excluded & np.isfinite(error) & np.isfinite(g)
     if not keep.any():
         return float("nan")
-    denom = scaled_norm(numeric[keep]) + scaled_norm(g[keep])
-    top = scaled_norm(error[keep])
-    return top / denom if denom > 0 else (0.0 if top == 0 else float("inf"))
+    scale = np.maximum(1.0, np.abs(theta[keep]))
+    typical = abs(f0) * math.sqrt(int(keep.sum())) / (scaled_norm(scale) / math.sqrt(scale.size))
+    denom = max(scaled_norm(numeric[keep]) + scaled_norm(g[keep]), typical)
+    return scaled_norm(error[keep]) / denom if denom > 0 else 0.0
 
 
 def _blind_above(obj: Objective) -> float:
@@ -362,30 +387,43 @@ def _deterministic_value(obj: Objective) -> float:
 def _measure_noise(
     obj: Objective, rng: np.random.Generator, f0: float, free: NDArray[np.bool_]
 ) -> float:
-    """ECnoise along a random direction (a second one when the first is above the floor: a
-    kink only inflates one; the smaller estimate is kept).
+    """ECnoise along a random direction; when that is above the rounding floor, again along
+    directions restricted to one tensor at a time (or a second random one for one tensor), and
+    the smallest estimate is kept: a kink or a jump crossed only inflates an estimate, and a
+    tensor that holds the jumps (a label input, a mask) spoils only its own direction.
 
     The spacing starts tiny (1e-9 relative) and grows only until the loss resolves it (5
     distinct values of 7, or every point differs from J(theta)), so the table rarely spans a
     kink: a kink inside it would make the estimate orders of magnitude too large, hiding bugs.
-    A loss that is exactly constant at one spacing and then moves in a few steps (a staircase)
-    is piecewise constant: its jumps are not noise. A spacing where the loss is NaN or inf has
-    left its domain; the table stops there.
+    A loss that is exactly constant at one spacing and moves by more than 1e-5 of its size at
+    the next (100 times larger) is piecewise constant: a smooth loss would move by a few
+    hundred units of rounding at most, a float32 one by a few of float32's; its jumps are not
+    noise.
     """
     theta = obj.theta
     scale = np.where(free, np.maximum(1.0, np.abs(np.where(free, theta, 0.0))), 0.0)
     floor_eps = MACHINE_EPS if obj.low_eps is None else obj.low_eps
     floor = max(floor_eps * abs(f0) / 2, float(np.finfo(np.float64).tiny))
-    estimates = []
-    for _ in range(2):
-        u = rng.standard_normal(theta.size) * scale
-        sigma = _noise_along(obj, u, f0)
-        if sigma is not None and sigma > 0:
-            estimates.append(sigma)
-        if sigma is not None and sigma <= 4 * floor:
-            break  # at the floor already: a second direction cannot lower it
-    sigma = min(estimates) if estimates else 0.0
-    return max(sigma, floor)
+    first = _noise_along(obj, rng.standard_normal(theta.size) * scale, f0)
+    estimates = [first] if first is not None and first > 0 else []
+    if first is None or first > 4 * floor:  # not at the floor: other directions may be lower
+        spec = obj.spec
+        parts = [
+            (start, start + size)
+            for start, size in zip(spec.offsets, spec.sizes, strict=True)
+            if size and free[start : start + size].any()
+        ]
+        if len(parts) < 2:
+            parts = [(0, theta.size)]
+        for lo, hi in parts[:_NOISE_TENSORS]:
+            u = np.zeros(theta.size)
+            u[lo:hi] = rng.standard_normal(hi - lo) * scale[lo:hi]
+            sigma = _noise_along(obj, u, f0)
+            if sigma is not None and sigma > 0:
+                estimates.append(sigma)
+            if sigma is not None and sigma <= 4 * floor:
+                break  # at the floor already: no direction can lower it
+    return max(min(estimates) if estimates else 0.0, floor)
 
 
 def _noise_along(obj: Objective, u: FloatArray, f0: float) -> float | None:
@@ -403,18 +441,11 @@ def _noise_along(obj: Objective, u: FloatArray, f0: float) -> float | None:
         if np.all(values == f0):
             constant_before = True
             continue
-        if constant_before and _staircase(values):
+        if constant_before and np.max(np.abs(values - f0)) > _JUMP * max(abs(f0), 1.0):
             return 0.0  # piecewise constant: exact plateaus, and jumps that are not noise
         if np.unique(values).size >= 5 or np.count_nonzero(values != f0) == values.size - 1:
             return ecnoise(values)[0]
     return None
-
-
-def _staircase(values: FloatArray) -> bool:
-    """At most three distinct levels, visited in order (a few jumps crossed, nothing else)."""
-    steps = np.diff(values)
-    moved = steps[steps != 0]
-    return np.unique(values).size <= 3 and bool(np.all(moved > 0) or np.all(moved < 0))
 
 
 def _sample_coords(

@@ -80,6 +80,9 @@ def judge(
         m = owner == t
         if m.any():
             typical[m] = _rms(g[coords[m]]) + _rms(numeric[m])
+    # A tensor whose gradient is all but zero (rounding of a zero derivative) is judged on
+    # 1/100 of the whole gradient's size at least: backprop's rounding scales with that.
+    typical = np.maximum(typical, 1e-2 * (_rms(g[coords]) + _rms(numeric)))
     gc = g[coords]
     beyond, rel = element_excess(gc, numeric, error, typical)
     undefined = ~np.isfinite(gc) | ~np.isfinite(numeric)  # NaN/inf on one side: a mismatch

@@ -110,8 +110,8 @@ def named_tensors(
                 f"{type(t.grad_fn).__name__}); pass the leaf tensors the loss is built from"
             )
         if t.numel() == 0:
-            raise ValueError(f"{what}[{name!r}] is empty (shape {tuple(t.shape)}); remove it")
-        where = (str(t.device), t.untyped_storage().data_ptr())
+            continue  # an empty tensor has an empty Jacobian: checked trivially, never refused
+        where = (str(t.device), t.untyped_storage().data_ptr(), t.storage_offset())
         if where in seen:
             raise ValueError(
                 f"{what}[{name!r}] shares memory with {what}[{seen[where]!r}] (tied or view "
@@ -162,6 +162,28 @@ def _cast_inputs_hook(
     if changed_a or changed_k:
         return tuple(new_args), new_kwargs
     return None
+
+
+def _float64_like(data: torch.Tensor) -> torch.Tensor:
+    """A float64 copy with the same geometry: a view with the same size, strides and storage
+    offset into a float64 copy of the whole storage (``as_strided`` and other views of the
+    storage then read the same elements they read before)."""
+    if _compact(data):
+        return data.to(torch.float64, copy=True)
+    n = data.untyped_storage().nbytes() // data.element_size()
+    whole = torch.empty(0, dtype=data.dtype, device=data.device)
+    whole.set_(data.untyped_storage(), 0, (n,), (1,))
+    copy = whole.to(torch.float64, copy=True)
+    return copy.as_strided(data.shape, data.stride(), data.storage_offset())
+
+
+def _compact(t: torch.Tensor) -> bool:
+    """Contiguous, at the start of its storage, and covering all of it."""
+    return (
+        t.is_contiguous()
+        and t.storage_offset() == 0
+        and t.untyped_storage().nbytes() == t.numel() * t.element_size()
+    )
 
 
 class Float64Session:
@@ -252,7 +274,7 @@ class Float64Session:
             )
             if data.is_floating_point() and data.dtype != torch.float64:
                 self.converted_from.add(data.dtype)
-            t.data = data.to(torch.float64, copy=True) if data.is_floating_point() else data
+            t.data = _float64_like(data) if data.is_floating_point() else data
 
     def _convert_module(self, m: torch.nn.Module) -> None:
         if id(m) in self._seen_modules:
@@ -330,7 +352,7 @@ class Float64Session:
                 t = self.checked[name]
                 work = self.work[name]
                 host = torch.from_numpy(arr)
-                if work.device.type == "cpu":
+                if work.device.type == "cpu" and _compact(work):
                     t.data = host
                 else:
                     if t.data is not work:
