@@ -10,7 +10,8 @@ where it does not:
 2. the rest get Richardson extrapolation over steps ``2h`` and ``h`` (the first stage's calls
    are the inner points, so two more calls), with an error estimate and the kink test;
 3. suspects (kinks, jumps, steps that left the loss's domain, uncertain estimates) are checked
-   again at ``2h/16`` and ``2h/256``, and one-sided where one side is outside the domain.
+   again at ``2h/16`` and ``2h/256``, one-sided where one side is outside the domain, and at
+   ``16 * 2h`` where the smaller steps only got worse (a loss that moves in coarse steps).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from numpy.typing import NDArray
 
 from ._numeric import (
     CENTRAL_NOISE,
+    D4_NOISE,
     MACHINE_EPS,
     NOISE_SIGMAS,
     FivePoint,
@@ -54,7 +56,7 @@ class CoordinateResult:
     error: FloatArray  # absolute error estimate of numeric
     excluded: NDArray[np.bool_]  # unresolved kinks and jumps: reported, not judged
     kinks: tuple[Kink, ...]
-    sigma: float  # absolute noise of J used for the judgement
+    sigma: float  # absolute noise of J used for the judgement (the median over elements)
     not_rechecked: int = 0  # suspects beyond MAX_KINK_RECHECKS
     one_sided: int = 0  # elements checked from one side (the other left the loss's domain)
 
@@ -64,15 +66,18 @@ def check_coordinates(
     g: FloatArray,
     coords: IntArray,
     f0: float,
-    sigma: float,
+    sigma: float | FloatArray,
     eps: float | None,
 ) -> CoordinateResult:
     """Numeric partial derivatives at ``coords``: automatic steps (central differences, then
     Richardson where needed), or the textbook central difference with a fixed ``eps``; kinks,
-    jumps and steps outside the loss's domain found and re-checked."""
+    jumps and steps outside the loss's domain found and re-checked.
+
+    ``sigma`` is the loss's absolute noise, one number or one per element of theta."""
+    sig = np.broadcast_to(np.asarray(sigma, dtype=np.float64), obj.theta.shape)[coords]
     if eps is not None:
-        return _fixed_step(obj, g, coords, f0, sigma, eps)
-    return _automatic(obj, g, coords, f0, sigma)
+        return _fixed_step(obj, g, coords, f0, sig, eps)
+    return _automatic(obj, g, coords, f0, sig)
 
 
 def _typical(obj: Objective, coords: IntArray, *values: FloatArray) -> FloatArray:
@@ -96,13 +101,17 @@ def _rms(v: FloatArray) -> float:
     return top * float(np.sqrt(np.mean((v / top) ** 2)))
 
 
+def _median(sigma: FloatArray) -> float:
+    return float(np.median(sigma)) if sigma.size else 0.0
+
+
 def _automatic(
-    obj: Objective, g: FloatArray, coords: IntArray, f0: float, sigma: float
+    obj: Objective, g: FloatArray, coords: IntArray, f0: float, sigma: FloatArray
 ) -> CoordinateResult:
     theta = obj.theta
     n = coords.size
     gc = g[coords]
-    eta = relative_noise(sigma, f0)
+    eta = np.array([relative_noise(float(s), f0) for s in sigma]) if n else np.zeros(0)
     hc = representable_steps(theta[coords], eta ** (1.0 / 3.0))
     fph, fmh = np.empty(n), np.empty(n)
     for j, i in enumerate(coords):
@@ -121,7 +130,7 @@ def _automatic(
     excluded = np.zeros(n, dtype=bool)
     rest = np.flatnonzero(~quick)
     if rest.size == 0:
-        return CoordinateResult(coords, numeric, error, excluded, (), sigma)
+        return CoordinateResult(coords, numeric, error, excluded, (), _median(sigma))
 
     # Richardson over 2h and h: the first stage's calls are the inner points.
     h = 2 * hc[rest]
@@ -132,7 +141,7 @@ def _automatic(
         fp1[k] = obj.at_coordinate(i, float(h[k]))
     fm, fp = fmh[rest], fph[rest]
     with np.errstate(invalid="ignore", over="ignore"):
-        pts = five_point(f0, fm1, fm, fp, fp1, h, sigma)
+        pts = five_point(f0, fm1, fm, fp, fp1, h, sigma[rest])
     ok_vals = np.isfinite(fm1) & np.isfinite(fm) & np.isfinite(fp) & np.isfinite(fp1)
     numeric[rest] = pts.estimate
     error[rest] = np.where(ok_vals, pts.error, np.inf)
@@ -158,7 +167,9 @@ def _automatic(
         if rank >= MAX_KINK_RECHECKS:
             _judge_unrechecked(obj, pts, k, ok_vals[k], g[i], i, float(h[k]), j, excluded, kinks)
             continue
-        outcome = _recheck(obj, f0, sigma, i, float(h[k]), g[i], numeric[j], error[j], ok_vals[k])
+        outcome = _recheck(
+            obj, f0, float(sigma[j]), i, float(h[k]), g[i], numeric[j], error[j], ok_vals[k]
+        )
         numeric[j], error[j] = outcome.numeric, outcome.error
         excluded[j] = outcome.excluded
         one_sided += outcome.one_sided
@@ -166,7 +177,7 @@ def _automatic(
             kinks.append(outcome.kink)
     skipped = max(0, local.size - MAX_KINK_RECHECKS)
     return CoordinateResult(
-        coords, numeric, error, excluded, tuple(kinks), sigma, skipped, one_sided
+        coords, numeric, error, excluded, tuple(kinks), _median(sigma), skipped, one_sided
     )
 
 
@@ -222,7 +233,8 @@ def _recheck(
         with np.errstate(invalid="ignore", over="ignore"):
             tries.append((hs, vals, five_point_one(f0, vals, hs, sigma)))
     usable = [t for t in tries if all(math.isfinite(v) for v in t[1])]
-    smooth = [(hs, pt) for hs, _, pt in usable if not pt.kink[0]]
+    # A step at which the loss does not move at all is below its resolution, not smooth.
+    smooth = [(hs, pt) for hs, v, pt in usable if not pt.kink[0] and any(x != f0 for x in v)]
     if len(smooth) == 2:
         (_, a), (_, b) = smooth
         agree = abs(a.estimate[0] - b.estimate[0]) <= a.error[0] + b.error[0]
@@ -239,6 +251,22 @@ def _recheck(
         return _Outcome(numeric, error, False, None)
     if not usable:
         return _one_sided(obj, f0, sigma, i, h, analytic, tries)
+    # Smaller steps only got worse: the loss may move in steps coarser than its measured noise
+    # (digits lost in log(1 - p) with p near 1). Read that noise off the smaller step's fourth
+    # difference (a kink there only makes it larger, and a kink is still crossed, and flagged,
+    # by the larger step) and try the step that noise calls for.
+    local = max(sigma, abs(float(usable[0][2].d4[0])) / D4_NOISE)
+    x = float(obj.theta[i])
+    best = relative_noise(local, f0) ** 0.2 * max(1.0, abs(x))
+    for hb in sorted({16.0 * h, max(16.0 * h, best)}):
+        hb = (x + hb) - x
+        vals = [obj.at_coordinate(i, s) for s in (-hb, -hb / 2, hb / 2, hb)]
+        if not all(math.isfinite(v) for v in vals):
+            break
+        with np.errstate(invalid="ignore", over="ignore"):
+            big = five_point_one(f0, vals, hb, local)
+        if not big.kink[0] and not _is_jump(f0, [(hb, vals, big), *usable], local):
+            return _Outcome(float(big.estimate[0]), float(big.error[0]), False, None)
     # A kink or a jump at (or within h/256 of) theta: no step avoids it. Blame the analytic
     # value only if it is not one of the one-sided derivatives (or between them).
     hs, vals, small = usable[-1]
@@ -247,10 +275,6 @@ def _recheck(
     est, err = float(small.estimate[0]), float(small.error[0])
     jump = _is_jump(f0, usable, sigma)
     if jump or min(lft, rgt) - tol <= analytic <= max(lft, rgt) + tol:
-        if jump:  # on a plateau the derivative is the one-sided slope of the flat side
-            flat = lft if abs(lft) <= abs(rgt) else rgt
-            if abs(analytic - flat) > tol and not min(lft, rgt) <= analytic <= max(lft, rgt):
-                return _Outcome(flat, tol, False, None)
         kink = _kink(obj, i, est, analytic, lft, rgt, hs, False, jump=jump)
         return _Outcome(est, err, True, kink)
     return _Outcome(est, err, False, None)
@@ -291,7 +315,7 @@ def _one_sided(
 
 
 def _fixed_step(
-    obj: Objective, g: FloatArray, coords: IntArray, f0: float, sigma: float, eps: float
+    obj: Objective, g: FloatArray, coords: IntArray, f0: float, sigma: FloatArray, eps: float
 ) -> CoordinateResult:
     """The textbook central difference with a fixed step; suspects re-checked as above."""
     n = coords.size
@@ -307,7 +331,7 @@ def _fixed_step(
     second = np.abs(fp1 - 2 * f0 + fm1)[moved]
     if second.size >= 16:  # median |second difference|: an upper bound, robust to kinks
         from_coords = float(np.median(second)) / (np.sqrt(6.0) * 0.6744897501960817)
-        sigma = max(min(sigma, from_coords), MACHINE_EPS * abs(f0) / 2)
+        sigma = np.maximum(np.minimum(sigma, from_coords), MACHINE_EPS * abs(f0) / 2)
     error = np.where(finite, NOISE_SIGMAS * CENTRAL_NOISE * sigma / eps, np.inf)
     with np.errstate(invalid="ignore"):
         left, right = (f0 - fm1) / eps, (fp1 - f0) / eps
@@ -324,7 +348,9 @@ def _fixed_step(
             break
         j = int(jj)
         i = int(coords[j])
-        outcome = _recheck(obj, f0, sigma, i, float(h[j]), g[i], numeric[j], error[j], finite[j])
+        outcome = _recheck(
+            obj, f0, float(sigma[j]), i, float(h[j]), g[i], numeric[j], error[j], finite[j]
+        )
         if outcome.kink is not None or not finite[j]:
             numeric[j], error[j] = outcome.numeric, outcome.error
             excluded[j] = outcome.excluded
@@ -333,7 +359,7 @@ def _fixed_step(
                 kinks.append(outcome.kink)
     skipped = max(0, len(suspects) - MAX_KINK_RECHECKS)
     return CoordinateResult(
-        coords, numeric, error, excluded, tuple(kinks), sigma, skipped, one_sided
+        coords, numeric, error, excluded, tuple(kinks), _median(sigma), skipped, one_sided
     )
 
 
