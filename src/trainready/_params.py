@@ -83,7 +83,7 @@ def _as_array(value: Any, what: str) -> NDArray[Any]:
 
 
 def params_to_vector(
-    params: Mapping[str, Any], *, finite: bool = True
+    params: Mapping[str, Any], *, finite: bool = True, copy: bool = True
 ) -> tuple[FloatArray, ParamSpec]:
     """Flatten named parameters into one float64 vector, in the mapping's order.
 
@@ -91,6 +91,8 @@ def params_to_vector(
         params: name -> array (any real dtype, any shape, empty arrays included). Never modified.
         finite: refuse NaN and inf values (a gradient check passes False: it perturbs only the
             finite elements).
+        copy: False lets a single contiguous float64 parameter come back as a read-only view
+            of itself instead of a copy (a large check saves one vector of memory).
 
     Returns:
         ``(theta, spec)``: ``theta`` of shape ``(N,)``, float64, a new array; ``spec`` undoes it.
@@ -125,7 +127,7 @@ def params_to_vector(
         offsets.append(offset)
         offset += arr.size
         pieces.append(arr.astype(np.float64, copy=False).ravel())
-    theta = np.concatenate(pieces).astype(np.float64, copy=True)
+    theta = _joined(pieces, copy)
     spec = ParamSpec(tuple(names), tuple(shapes), tuple(dtypes), tuple(offsets))
     return theta, spec
 
@@ -160,12 +162,13 @@ def vector_to_params(
 
 
 def grads_to_vector(
-    grads: Mapping[str, Any], spec: ParamSpec, *, finite: bool = True
+    grads: Mapping[str, Any], spec: ParamSpec, *, finite: bool = True, copy: bool = True
 ) -> FloatArray:
     """Put named gradients in ``theta``'s order, as one float64 vector.
 
     Each parameter ``name`` is looked up as ``name`` or ``'d' + name`` (``W1`` or ``dW1``).
-    With ``finite=False`` NaN and inf are kept (a gradient check judges them element by element).
+    With ``finite=False`` NaN and inf are kept (a gradient check judges them element by element);
+    ``copy`` as in :func:`params_to_vector`.
 
     Raises:
         KeyError: a gradient is missing, or there is one for no parameter.
@@ -210,4 +213,13 @@ def grads_to_vector(
             f"grads has entries for no parameter: {extra}; parameters are {list(spec.names)}. "
             "Name each gradient after its parameter ('W1' or 'dW1')."
         )
-    return np.concatenate(pieces).astype(np.float64, copy=True) if pieces else np.zeros(0)
+    return _joined(pieces, copy) if pieces else np.zeros(0)
+
+
+def _joined(pieces: list[NDArray[Any]], copy: bool) -> FloatArray:
+    """One float64 vector; a read-only view of the only piece when allowed and possible."""
+    if not copy and len(pieces) == 1 and pieces[0].dtype == np.float64:
+        view = pieces[0].view()
+        view.flags.writeable = False
+        return view
+    return np.concatenate(pieces).astype(np.float64, copy=True)

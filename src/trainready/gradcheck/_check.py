@@ -122,7 +122,7 @@ def gradcheck(
             raise ValueError(f"{label} must be a positive integer; got {value!r}")
     generator = np.random.default_rng(rng)
 
-    theta, spec = params_to_vector(params, finite=False)
+    theta, spec = params_to_vector(params, finite=False, copy=False)
     low_float = [
         n for n, d in zip(spec.names, spec.dtypes, strict=True) if d.kind == "f" and d.itemsize < 8
     ]
@@ -134,7 +134,8 @@ def gradcheck(
             stacklevel=2,
         )
     at_theta = vector_to_params(theta, spec, keep_float64=True)
-    g = grads_to_vector(as_grads_mapping(grads, at_theta), spec, finite=False)
+    g = grads_to_vector(as_grads_mapping(grads, at_theta), spec, finite=False, copy=False)
+    del at_theta
     free = np.isfinite(theta)  # NaN and inf elements are kept as they are, never perturbed
 
     planned = [0]
@@ -144,19 +145,21 @@ def gradcheck(
             progress(done, max(planned[0], done))
 
     obj = Objective(loss, theta, spec, on_call=on_call if progress is not None else None)
+    del theta  # the objective holds it (read-only)
     n = spec.size
     n_free = int(np.count_nonzero(free))
     if mode == "auto":
         mode = "full" if n_free <= AUTO_FULL_MAX else "probe"
     if mode == "full":
-        planned[0] = 2 + 2 * _NOISE_POINTS + (2 if eps is not None else 2.2) * n_free
+        # 2 calls per element, a few more where one central difference does not settle it
+        planned[0] = 2 + 2 * _NOISE_POINTS + (2 * n_free if eps is not None else 11 * n_free // 5)
     elif mode == "sample":
-        planned[0] = 2 + 2 * _NOISE_POINTS + 2.2 * sum(min(s, samples) for s in spec.sizes)
+        planned[0] = 2 + 2 * _NOISE_POINTS + 11 * sum(min(s, samples) for s in spec.sizes) // 5
     else:
         planned[0] = 2 + 2 * _NOISE_POINTS + 4 * probes
 
     f0 = _deterministic_value(obj)
-    notes: list[str] = _input_notes(spec, theta, free)
+    notes: list[str] = _input_notes(spec, obj.theta, free)
     if n_free == 0:
         obj.verify_untouched()
         return _nothing_to_compare(mode, spec, f0, eps, obj.calls, notes)
@@ -402,12 +405,11 @@ def _measure_noise(
     jumps are not noise.
     """
     theta = obj.theta
-    scale = np.where(free, np.maximum(1.0, np.abs(np.where(free, theta, 0.0))), 0.0)
     floor_eps = MACHINE_EPS if obj.low_eps is None else obj.low_eps
     floor = max(floor_eps * abs(f0) / 2, float(np.finfo(np.float64).tiny))
     estimates = []
     for _ in range(2):
-        sigma = _noise_along(obj, rng.standard_normal(theta.size) * scale, f0)
+        sigma = _noise_along(obj, probe_direction(rng, theta), f0)
         if sigma is not None and sigma > 0:
             estimates.append(sigma)
         if sigma is not None and sigma <= 4 * floor:
@@ -477,10 +479,13 @@ def _probe_mode(
         notes.append("non-finite parameters or gradients: checked elements, as in mode='sample'")
         return None
     prober = Prober(obj, g, f0, sigma, probe_step(sigma, f0))
-    global_probes: list[tuple[Directional, FloatArray]] = []
-    for _ in range(n_probes):
-        u = probe_direction(rng, theta)
-        global_probes.append((prober.probe(u, confirm=True), u))
+    # Each direction is drawn from its own seed and drawn again when needed, so that only one
+    # vector of theta's size is alive at a time (probe mode is for large N).
+    global_probes: list[tuple[Directional, int]] = []
+    for seed in rng.integers(2**63, size=n_probes):
+        u = probe_direction(np.random.default_rng(int(seed)), theta)
+        global_probes.append((prober.probe(u, confirm=True), int(seed)))
+        del u
     records: list[Probe] = [as_probe(obj, d, 0, n) for d, _ in global_probes]
     usable = [d for d, _ in global_probes if not d.kinked]
     difference = relative_difference(
@@ -503,7 +508,8 @@ def _probe_mode(
     if not failing:
         return _probe_report(difference, 0.0, "ok", params, kinks, sigma, f0, n, records)
 
-    _, u_star = max(failing, key=lambda p: p[0].beyond)
+    _, seed_star = max(failing, key=lambda p: p[0].beyond)
+    u_star = probe_direction(np.random.default_rng(seed_star), theta)
     per_tensor: list[tuple[int, Directional]] = []
     for t, (name, start, size) in enumerate(zip(spec.names, spec.offsets, spec.sizes, strict=True)):
         d = prober.probe(u_star[start : start + size], start, start + size, confirm=True)
@@ -531,8 +537,9 @@ def _probe_mode(
         name, _ = spec.locate(loc.index)
         t = spec.names.index(name)
         start, size = spec.offsets[t], spec.sizes[t]
-        others = np.setdiff1d(np.arange(size), [loc.index - start])
-        extra = rng.choice(others, size=min(CHARACTERIZE, others.size), replace=False)
+        found_at = loc.index - start
+        extra = rng.choice(size - 1, size=min(CHARACTERIZE, size - 1), replace=False)
+        extra = extra + (extra >= found_at)  # other elements than the one found
         coords = np.concatenate([[loc.index], start + np.sort(extra)]).astype(np.intp)
         res = check_coordinates(obj, g, coords, f0, sigma, None)
         kinks.extend(res.kinks)

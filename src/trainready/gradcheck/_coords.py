@@ -135,8 +135,8 @@ def _automatic(
     # Richardson over 2h and h: the first stage's calls are the inner points.
     h = 2 * hc[rest]
     fm1, fp1 = np.empty(rest.size), np.empty(rest.size)
-    for k, j in enumerate(rest):
-        i = int(coords[j])
+    for k, jj in enumerate(rest):
+        i = int(coords[jj])
         fm1[k] = obj.at_coordinate(i, -float(h[k]))
         fp1[k] = obj.at_coordinate(i, float(h[k]))
     fm, fp = fmh[rest], fph[rest]

@@ -89,7 +89,7 @@ def relative_noise(sigma: float, f0: float) -> float:
     return float(min(max(eta, MACHINE_EPS), 1e-2))
 
 
-def representable_steps(theta: FloatArray, rel: float) -> FloatArray:
+def representable_steps(theta: FloatArray, rel: float | FloatArray) -> FloatArray:
     """Per-coordinate step ``rel * max(1, |theta_i|)``, made exactly representable at theta_i.
 
     Non-finite coordinates get the step ``rel`` (they are never perturbed).
@@ -127,7 +127,7 @@ def five_point(
     fph: FloatArray,
     fp1: FloatArray,
     h: FloatArray,
-    sigma: float,
+    sigma: float | FloatArray,
 ) -> FivePoint:
     """Combine the five evaluations of each coordinate (vectorized) into estimates and errors."""
     d1 = (fp1 - fm1) / (2 * h)

@@ -76,12 +76,16 @@ def loss_value_to_float(
     return out, low_eps
 
 
+_CHUNK = 1 << 16  # elements per chunk of a perturbation along a direction
+
+
 class Objective:
     """J(theta) over a private copy of theta; counts calls.
 
     Args:
         loss: callable taking a dict name -> array (read-only views) and returning a scalar.
-        theta: the base point, shape ``(N,)``; copied.
+        theta: the base point, shape ``(N,)``; kept read-only (never written; pass a private
+            array, as :func:`trainready.params_to_vector` returns).
         spec: how theta maps to named arrays.
         on_call: called after every loss evaluation with the running count (progress).
     """
@@ -95,7 +99,7 @@ class Objective:
     ) -> None:
         self.loss = loss
         self.spec = spec
-        self.theta = np.array(theta, dtype=np.float64, copy=True)
+        self.theta = np.asarray(theta, dtype=np.float64).view()
         self.theta.flags.writeable = False
         self._work = self.theta.copy()
         self._views: dict[str, NDArray[Any]] = {}
@@ -152,7 +156,9 @@ class Objective:
 
         Non-finite elements of theta are kept as they are (u must be 0 there)."""
         stop = self.spec.size if stop is None else stop
-        self._work[start:stop] = self.theta[start:stop] + t * u
+        for lo in range(start, stop, _CHUNK):  # in chunks: no temporary of theta's size
+            hi = min(lo + _CHUNK, stop)
+            self._work[lo:hi] = self.theta[lo:hi] + t * u[lo - start : hi - start]
         try:
             return self._call(f"along a probe direction, step {t:.3g}")
         finally:
@@ -165,7 +171,11 @@ class Objective:
 
     def verify_untouched(self) -> None:
         """Raise if the loss wrote into the arrays it was given (it must not)."""
-        if not np.array_equal(self._work, self.theta, equal_nan=True):
+        if not all(  # bit for bit (NaN included), in chunks
+            np.array_equal(self._work[lo : lo + _CHUNK].view(np.int64),
+                           self.theta[lo : lo + _CHUNK].view(np.int64))
+            for lo in range(0, self._work.size, _CHUNK)
+        ):
             raise RuntimeError(
                 "the loss modified the parameter arrays it was given during the check; a loss "
                 "must only read its params (copy them first if it needs to change them)"

@@ -29,6 +29,17 @@ MAX_LOCALIZED = 3
 CHARACTERIZE = 6
 # A probe counts only if its relative mismatch beyond error is at least this.
 PROBE_FLOOR = 1e-10
+_CHUNK = 1 << 16  # elements per chunk: no temporary of theta's size
+
+
+def _dot(g: FloatArray, u: FloatArray) -> tuple[float, float]:
+    """``(g · u, sum |g_i u_i|)`` in chunks."""
+    total = size = 0.0
+    for lo in range(0, g.size, _CHUNK):
+        gu = g[lo : lo + _CHUNK] * u[lo : lo + _CHUNK]
+        total += float(gu.sum())
+        size += float(np.abs(gu).sum())
+    return total, size
 
 
 @dataclass(frozen=True)
@@ -71,9 +82,8 @@ class Prober:
     def _once(
         self, u: FloatArray, start: int, stop: int, t0: float, sticky: bool = True
     ) -> Directional:
-        gu = self.g[start:stop] * u
-        analytic = float(gu.sum())
-        rounding = 8 * MACHINE_EPS * float(np.abs(gu).sum())
+        analytic, size = _dot(self.g[start:stop], u)
+        rounding = 8 * MACHINE_EPS * size
         t = t0
         for t in (t0, t0 / 10, t0 / 100):
             vals = [self.obj.along(u, s, start, stop) for s in (-t, -t / 2, t / 2, t)]
@@ -112,9 +122,14 @@ class Prober:
 def probe_direction(
     rng: np.random.Generator, theta: FloatArray, start: int = 0, stop: int | None = None
 ) -> FloatArray:
-    """A Gaussian direction scaled like the steps: u_i ~ N(0, 1) * max(1, |theta_i|)."""
+    """A Gaussian direction scaled like the steps: u_i ~ N(0, 1) * max(1, |theta_i|), and 0
+    where theta_i is NaN or inf (never perturbed)."""
     seg = theta[start:stop]
-    return rng.standard_normal(seg.size) * np.maximum(1.0, np.abs(seg))
+    u = rng.standard_normal(seg.size)
+    for lo in range(0, seg.size, _CHUNK):  # scaled in place, in chunks: one vector in all
+        part = seg[lo : lo + _CHUNK]
+        u[lo : lo + _CHUNK] *= np.where(np.isfinite(part), np.maximum(1.0, np.abs(part)), 0.0)
+    return u
 
 
 def split_point(lo: int, hi: int, offsets: tuple[int, ...]) -> int:

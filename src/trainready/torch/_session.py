@@ -88,7 +88,7 @@ def named_tensors(
         )
     if not named:
         raise ValueError(f"{what} is empty: pass the module or at least one tensor to check")
-    seen: dict[tuple[str, int], str] = {}
+    seen: dict[tuple[str, int, int], str] = {}
     for key_name, t in named.items():
         name = key_name
         if not isinstance(t, torch.Tensor):
@@ -111,7 +111,7 @@ def named_tensors(
             )
         if t.numel() == 0:
             continue  # an empty tensor has an empty Jacobian: checked trivially, never refused
-        where = (str(t.device), t.untyped_storage().data_ptr(), t.storage_offset())
+        where = (str(t.device), t.untyped_storage().data_ptr(), int(t.storage_offset()))
         if where in seen:
             raise ValueError(
                 f"{what}[{name!r}] shares memory with {what}[{seen[where]!r}] (tied or view "
