@@ -159,15 +159,21 @@ def check_derivative(
     finest = 16 * math.ulp(max(1.0, abs(x0)))
     eta = sigma / abs(f0) if f0 != 0 else sigma
     if not on_kink and eta > RESOLUTION_LIMIT:
-        verdict, note = "check", (
-            f"cannot judge: f is as rough as noise at the resolution of x (relative noise "
-            f"{eta:.1g} at steps of {finest:.2g} around x = {x0:g})"
+        verdict, note = (
+            "check",
+            (
+                f"cannot judge: f is as rough as noise at the resolution of x (relative noise "
+                f"{eta:.1g} at steps of {finest:.2g} around x = {x0:g})"
+            ),
         )
     elif verdict == "ok" and not on_kink and size > 0 and error > RESOLUTION_LIMIT * size:
-        verdict, note = "check", (
-            f"cannot judge: the best numeric estimate is uncertain by ±{error:.2g} "
-            f"({error / size:.0%} of the derivative); f varies faster than the finest step x "
-            f"allows ({finest:.2g} at x = {x0:g})"
+        verdict, note = (
+            "check",
+            (
+                f"cannot judge: the best numeric estimate is uncertain by ±{error:.2g} "
+                f"({error / size:.0%} of the derivative); f varies faster than the finest step x "
+                f"allows ({finest:.2g} at x = {x0:g})"
+            ),
         )
     return DerivativeCheck(
         x=x0,
@@ -244,9 +250,13 @@ def _sweep(
     smooth = [j for j, p in enumerate(tried) if not p.kink[0]]
     if not smooth:
         last = tried[-1]
-        return float(last.estimate[0]), float(last.side_error[0]), (
-            float(last.left[0]),
-            float(last.right[0]),
+        return (
+            float(last.estimate[0]),
+            float(last.side_error[0]),
+            (
+                float(last.left[0]),
+                float(last.right[0]),
+            ),
         )
 
     def agrees(j: int) -> bool:
@@ -265,7 +275,9 @@ def _sweep(
     return float(tried[j].estimate[0]), float(tried[j].error[0]), None
 
 
-def _fixed_step(f: Callable[[float], Any], analytic: float, x0: float, eps: float) -> DerivativeCheck:
+def _fixed_step(
+    f: Callable[[float], Any], analytic: float, x0: float, eps: float
+) -> DerivativeCheck:
     """The textbook central difference with a forced step, through :func:`gradcheck`."""
     rep = gradcheck(
         lambda p: f(float(p["x"])),

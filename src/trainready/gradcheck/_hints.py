@@ -81,7 +81,7 @@ def _factor_text(k: float) -> str:
     if j is not None:
         return (
             f"analytic ≈ {k:.3g} = 1/{j} × numeric {every}: divided by m once too often? (a "
-            f"ratio of 1/{j}, like a batch of m = {j} divided by twice)"
+            f"mean over {j} items — the batch size? — taken twice)"
         )
     return f"analytic ≈ {_ratio_text(k)} × numeric {every} (a wrong constant factor)"
 
@@ -160,10 +160,12 @@ def explain(
                 if abs(c) * float(np.linalg.norm(values)) > 1e-6 * float(np.linalg.norm(numeric))
                 else ""
             )
-            return (
-                "the gradient is the transpose of the right one "
-                f"(for W of shape (n_out, n_in): dW = dZ.T @ A_prev){l2}"
+            formula = (
+                " (for W of shape (n_out, n_in): dW = dZ.T @ A_prev)"
+                if name.removeprefix("d")[:1] in ("W", "w")
+                else ""
             )
+            return f"the gradient is the transpose of the right one{formula}{l2}"
 
     a_act, n_act = analytic[active], numeric[active]
     nn = float(n_act @ n_act)
