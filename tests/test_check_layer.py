@@ -25,7 +25,7 @@ def affine_forward(x, w, b):
 
 
 def affine_backward(dout, cache, bug=None):
-    x, w, b = cache
+    x, w, _ = cache
     dx = (dout @ w.T).reshape(x.shape)
     dw = x.reshape(x.shape[0], -1).T @ dout
     db = dout.sum(axis=0)
@@ -99,7 +99,7 @@ def conv_forward_naive(x, w, b, conv_param):
 
 
 def conv_backward_naive(dout, cache, bug=None):
-    x, w, b, conv_param = cache
+    x, w, _, conv_param = cache
     s, pad = conv_param["stride"], conv_param["pad"]
     n, _, h, wd = x.shape
     _, _, hh, ww = w.shape
