@@ -75,7 +75,7 @@ def _factor_text(k: float) -> str:
     if j is not None:
         return (
             f"analytic ≈ {_ratio_text(k)} × numeric {every}: a missing division by {j} (a mean "
-            f"over {j} items — the batch size m?)"
+            f"over {j} items — the batch size m?), or a term counted {j} times"
         )
     j = _near_integer(1 / k) if k > 0 else None
     if j is not None:
