@@ -430,3 +430,11 @@ def test_a_correct_layer_has_no_in_place_notes():
 
 def test_exported_from_the_top_level():
     assert tr.check_layer is check_layer and "check_layer" in tr.__all__
+
+
+def test_float32_inputs_are_checked_in_float64_with_the_warning_at_the_callers_line():
+    inputs = {k: v.astype(np.float32) for k, v in affine_inputs().items()}
+    with pytest.warns(tr.errors.PrecisionWarning, match="float64") as record:
+        rep = check_layer(affine_forward, affine_backward, inputs)
+    assert rep.passed and all(v.dtype == np.float32 for v in inputs.values())
+    assert record[0].filename == __file__

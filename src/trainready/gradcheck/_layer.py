@@ -173,15 +173,19 @@ def check_layer(
     passed = [n for n in names if n not in checked]
     if passed:
         notes.append(f"not checked, passed through unchanged: {', '.join(passed)}")
-    rep = gradcheck(
-        loss,
-        {n: inputs[n] for n in checked},
-        {n: grads[n] for n in checked},
-        mode=mode,
-        eps=eps,
-        rng=gen,
-        samples=samples,
-    )
+    with warnings.catch_warnings(record=True) as caught:  # re-issued at the caller's line
+        warnings.simplefilter("always")
+        rep = gradcheck(
+            loss,
+            {n: inputs[n] for n in checked},
+            {n: grads[n] for n in checked},
+            mode=mode,
+            eps=eps,
+            rng=gen,
+            samples=samples,
+        )
+    for c in caught:
+        warnings.warn(str(c.message), c.category, stacklevel=2)
     for w in warned:
         warnings.warn(
             f"{w}; see the report's notes (the check used copies)", InPlaceWarning, stacklevel=2
@@ -291,7 +295,7 @@ def _named_grads(
     if isinstance(result, Mapping):
         grads: dict[str, Any] = {}
         for key, g in result.items():
-            name = key if key in names else key[1:] if str(key)[:1] == "d" else None
+            name = key if key in names else str(key)[1:] if str(key).startswith("d") else None
             if name not in names:
                 raise KeyError(
                     f"backward returned a gradient {key!r} for no input; inputs are {names} "
