@@ -161,7 +161,9 @@ def test_no_propagation_note_for_separate_bugs_or_one_layer():
     assert propagation_note([("W1", False), ("W2", False), ("W3", False)]) == ""
     assert propagation_note([("x", False), ("w", False), ("b", True)]) == ""
     assert propagation_note([("W1", False), ("b1", True), ("W2", False), ("W3", True)]) != ""
-    assert [layer_of(n) for n in ("dW12", "net.4.bias", "fc2.weight", "gamma")] == [12, 4, 2, None]
+    assert propagation_note([("input0", False), ("input1", False), ("input2", True)]) == ""
+    names = ("dW12", "gamma3", "net.4.bias", "fc2.weight", "gamma", "input1", "x2")
+    assert [layer_of(n) for n in names] == [12, 3, 4, 2, None, None, None]
 
 
 # --- the ratio reading, as a property ---------------------------------------------------------

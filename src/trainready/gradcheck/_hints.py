@@ -206,24 +206,29 @@ def explain(
     return f"mismatch in {k} of {total} checked elements with no single pattern{spread}"
 
 
-_TRAILING_NUMBER = re.compile(r"^[A-Za-z_]+?(\d+)$")
+# A layer's own parameters, numbered by layer (W1, b1, gamma1, ...); names like input0, input1
+# (the inputs of one function) are not layers.
+_LAYER_PARAM = re.compile(r"^d?(?:W|w|b|gamma|beta)(\d+)$")
+_NUMBERED_MODULE = re.compile(r"^[A-Za-z_]+?(\d+)$")
 
 
 def layer_of(name: str) -> int | None:
-    """The layer a parameter belongs to: ``W2``, ``b2``, ``dW2`` -> 2; torch's ``2.weight``,
-    ``net.4.bias`` -> 2, 4 (the last numeric part of a dotted name); ``fc1.weight`` -> 1.
+    """The layer a parameter belongs to: ``W2``, ``b2``, ``dW2``, ``gamma2`` -> 2; torch's
+    ``2.weight``, ``net.4.bias`` -> 2, 4 (the last numeric part of a dotted name);
+    ``fc1.weight`` -> 1; None for anything else (``gamma``, ``input1``).
 
     Example:
-        >>> [layer_of(n) for n in ("W3", "0.weight", "fc2.bias", "gamma")]
-        [3, 0, 2, None]
+        >>> [layer_of(n) for n in ("W3", "0.weight", "fc2.bias", "gamma", "input1")]
+        [3, 0, 2, None, None]
     """
     parts = name.split(".")
     if len(parts) > 1:
         numbers = [p for p in parts[:-1] if p.isdigit()]
         if numbers:
             return int(numbers[-1])
-        name = parts[-2]
-    match = _TRAILING_NUMBER.match(name)
+        module = _NUMBERED_MODULE.match(parts[-2])
+        return int(module.group(1)) if module else None
+    match = _LAYER_PARAM.match(name)
     return int(match.group(1)) if match else None
 
 
