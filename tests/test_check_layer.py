@@ -13,6 +13,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import trainready as tr
 from trainready.gradcheck import InPlaceWarning, check_layer
@@ -438,3 +440,24 @@ def test_float32_inputs_are_checked_in_float64_with_the_warning_at_the_callers_l
         rep = check_layer(affine_forward, affine_backward, inputs)
     assert rep.passed and all(v.dtype == np.float32 for v in inputs.values())
     assert record[0].filename == __file__
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    n=st.integers(1, 6),
+    d=st.integers(1, 5),
+    m=st.integers(1, 4),
+    bugged=st.sampled_from(["", "x", "w", "b"]),
+    seed=st.integers(0, 2**16),
+)
+def test_affine_of_any_shape_names_exactly_the_bugged_input(n, d, m, bugged, seed):
+    def backward(dout, cache):
+        grads = dict(zip("xwb", affine_backward(dout, cache), strict=True))
+        if bugged:
+            grads[bugged] = 3 * grads[bugged]
+        return grads
+
+    rep = check_layer(affine_forward, backward, affine_inputs(n, d, m, seed), rng=seed)
+    assert failing_names(rep) == ([bugged] if bugged else []), str(rep)
+    if bugged:
+        assert "3.00 × numeric" in rep.params[bugged].hint
