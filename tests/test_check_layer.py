@@ -461,3 +461,17 @@ def test_affine_of_any_shape_names_exactly_the_bugged_input(n, d, m, bugged, see
     assert failing_names(rep) == ([bugged] if bugged else []), str(rep)
     if bugged:
         assert "3.00 × numeric" in rep.params[bugged].hint
+
+
+def test_backward_that_edits_an_input_through_the_cache_is_named():
+    inputs = affine_inputs()
+    before = digest(inputs)
+
+    def backward(dout, cache):
+        grads = affine_backward(dout, cache)
+        cache[0] *= 0  # x, held by the cache, overwritten after use
+        return grads
+
+    with pytest.warns(InPlaceWarning, match=r"backward \(through the cache\) modified the input x"):
+        rep = check_layer(affine_forward, backward, inputs)
+    assert rep.passed and digest(inputs) == before

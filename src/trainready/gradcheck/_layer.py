@@ -132,22 +132,7 @@ def check_layer(
         )
     else:
         douts = _as_douts(dout, outs, several)
-    after_forward = {n: copy.deepcopy(v) for n, v in args.items()}
-    given = tuple(d.copy() for d in douts)
-    try:
-        result = backward(given if several else given[0], cache)
-    except Exception as exc:
-        exc.add_note(f"(raised by backward(dout, cache) in check_layer, checking {checked})")
-        raise
-    for k, (d, mine) in enumerate(zip(given, douts, strict=True)):
-        if not np.array_equal(d, mine, equal_nan=True):
-            what = f"dout[{k}]" if several else "dout"
-            notes.append(
-                f"backward modified {what} in place ({_changed(mine, d)}): in training the "
-                "upstream gradient would be overwritten; work on a copy (dout = dout.copy())"
-            )
-            warned.append(f"backward modified {what} in place")
-    _edits(after_forward, args, "backward (through the cache)", notes, warned)
+    result = _backward_call(backward, douts, several, cache, args, checked, notes, warned)
     grads = _named_grads(result, names, floats, checked)
     for n in checked:
         g = np.asarray(grads[n])
@@ -191,6 +176,36 @@ def check_layer(
             f"{w}; see the report's notes (the check used copies)", InPlaceWarning, stacklevel=2
         )
     return replace(rep, notes=tuple(notes) + rep.notes)
+
+
+def _backward_call(
+    backward: Callable[[Any, Any], Any],
+    douts: tuple[FloatArray, ...],
+    several: bool,
+    cache: Any,
+    args: Mapping[str, Any],
+    checked: list[str],
+    notes: list[str],
+    warned: list[str],
+) -> Any:
+    """Call backward on copies of dout; note edits of dout and of the inputs (via the cache)."""
+    after_forward = {n: copy.deepcopy(v) for n, v in args.items()}
+    given = tuple(d.copy() for d in douts)
+    try:
+        result = backward(given if several else given[0], cache)
+    except Exception as exc:
+        exc.add_note(f"(raised by backward(dout, cache) in check_layer, checking {checked})")
+        raise
+    for k, (d, mine) in enumerate(zip(given, douts, strict=True)):
+        if not np.array_equal(d, mine, equal_nan=True):
+            what = f"dout[{k}]" if several else "dout"
+            notes.append(
+                f"backward modified {what} in place ({_changed(mine, d)}): in training the "
+                "upstream gradient would be overwritten; work on a copy (dout = dout.copy())"
+            )
+            warned.append(f"backward modified {what} in place")
+    _edits(after_forward, args, "backward (through the cache)", notes, warned)
+    return result
 
 
 def _is_float_array(value: Any) -> bool:
