@@ -469,7 +469,8 @@ def test_backward_that_edits_an_input_through_the_cache_is_named():
 
     def backward(dout, cache):
         grads = affine_backward(dout, cache)
-        cache[0] *= 0  # x, held by the cache, overwritten after use
+        x = cache[0]
+        x *= 0  # x, held by the cache, overwritten after use
         return grads
 
     with pytest.warns(InPlaceWarning, match=r"backward \(through the cache\) modified the input x"):
