@@ -252,3 +252,14 @@ def test_check_hvp_accepts_numpy_integers():
     assert rep.passed and rep.evaluations == 1 + 4 * 2
     with pytest.raises(ValueError, match="directions must be a positive integer"):
         tr.check_hvp(g, {"x": np.ones(2)}, lambda p, v: {"x": A @ v["x"]}, directions=np.True_)
+
+
+def test_the_cli_says_a_passing_sample_check_compared_only_sampled_elements(tmp_path):
+    from test_cli import MODEL, runner
+    from trainready.cli import app
+
+    model = tmp_path / "model.py"
+    model.write_text(MODEL)
+    result = runner.invoke(app, ["check", f"{model}:make", "--mode", "sample"])
+    assert result.exit_code == 0, result.stdout
+    assert "sampled elements of" in result.stdout and "only these were compared" in result.stdout
