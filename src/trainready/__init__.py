@@ -23,7 +23,14 @@ from typing import Any
 
 from . import datasets, errors, init, nn, normalize, signal
 from ._params import ParamSpec, params_to_vector, vector_to_params
-from .gradcheck import GradcheckReport, GradientMonitor, check_derivative, check_hvp, gradcheck
+from .gradcheck import (
+    GradcheckReport,
+    GradientMonitor,
+    check_derivative,
+    check_hvp,
+    check_layer,
+    gradcheck,
+)
 from .normalize import MinMaxScaler, StandardScaler, audit
 from .signal import diagnose
 
@@ -39,6 +46,7 @@ __all__ = [
     "audit",
     "check_derivative",
     "check_hvp",
+    "check_layer",
     "datasets",
     "diagnose",
     "errors",

@@ -1,12 +1,13 @@
 """Numerical gradient checking that says whether backprop is wrong, where, and how.
 
-Re-exports :func:`gradcheck`, :func:`check_derivative`, :func:`numeric_gradient` and the
-report classes.
+Re-exports :func:`gradcheck`, :func:`check_derivative`, :func:`check_layer` (one layer's
+``backward(dout, cache)``), :func:`numeric_gradient` and the report classes.
 """
 
 from ._check import AUTO_FULL_MAX, gradcheck, numeric_gradient
 from ._derivative import DerivativeCheck, check_derivative
 from ._hvp import check_hvp
+from ._layer import InPlaceWarning, check_layer
 from ._monitor import GradientMonitor, check_terms, summarize_checks
 from ._report import GradcheckReport, Kink, ParamResult, Probe
 
@@ -15,11 +16,13 @@ __all__ = [
     "DerivativeCheck",
     "GradcheckReport",
     "GradientMonitor",
+    "InPlaceWarning",
     "Kink",
     "ParamResult",
     "Probe",
     "check_derivative",
     "check_hvp",
+    "check_layer",
     "check_terms",
     "gradcheck",
     "numeric_gradient",

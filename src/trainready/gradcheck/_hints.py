@@ -3,12 +3,20 @@
 Each rule looks at the checked elements of one tensor (analytic ``a``, numeric ``n``, parameter
 values ``w``, which elements mismatch beyond their error estimate) and returns a short sentence.
 The rules, in order: an all-zero gradient; a mismatch confined to a few elements (named, with
-their ratios); a transposed gradient; one factor for the whole tensor (a sign flip is the factor
--1); an offset proportional to W (the L2 term missing or doubled); otherwise a generic summary.
+their ratios); a transposed gradient (also when a correct L2 term is added to it); one factor for
+the whole tensor, read as what such a factor usually means (-1 a sign flip, 2 and 1/2 a term
+counted twice or a stray 1/2, an integer k a missing division by k, 1/k a division once too
+often, 1 ± 1e-6 a small constant such as eps); an offset proportional to W (the L2 term
+missing, scaled wrong or doubled); otherwise a generic summary.
+
+Across parameters, :func:`propagation_note` reads a chain of layers: when the layers nearest the
+input are wrong and the ones above them right, the error entered at the highest wrong layer and
+reached the others through backprop.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,7 +24,10 @@ from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
 
-__all__ = ["explain", "format_index"]
+__all__ = ["PROPAGATION_PREFIX", "explain", "format_index", "layer_of", "propagation_note"]
+
+# Every propagation note starts so (reports recognize their own derived note by it).
+PROPAGATION_PREFIX = "the error enters at layer "
 
 
 def format_index(name: str, index: Sequence[int]) -> str:
@@ -33,6 +44,59 @@ def _ratio_text(k: float) -> str:
 def _fits(target: FloatArray, model: FloatArray, rtol: float) -> bool:
     scale = float(np.linalg.norm(target))
     return scale > 0 and float(np.linalg.norm(target - model)) <= rtol * scale
+
+
+def _near_integer(x: float, rtol: float = 1e-4) -> int | None:
+    """``round(x)`` when x is within rtol of an integer >= 3, else None."""
+    j = round(x)
+    return j if 3 <= j <= 10**7 and abs(x - j) <= rtol * j else None
+
+
+def _factor_text(k: float) -> str:
+    """What a uniform ratio analytic / numeric = k usually means."""
+    every = "for every element"
+    if abs(k + 1) < 1e-2:
+        return f"sign flipped: analytic ≈ -1.00 × numeric {every}"
+    if abs(k - 1) < 1e-3:
+        return (
+            f"analytic ≈ (1 {'+' if k > 1 else '-'} {abs(k - 1):.1e}) × numeric {every}: a small "
+            "constant such as eps differs between the forward pass and the backward pass"
+        )
+    if k < 0:
+        return f"sign flipped and scaled: analytic ≈ {_ratio_text(k)} × numeric {every}"
+    if abs(k - 2) < 1e-2:
+        return f"analytic ≈ 2.00 × numeric {every} (a doubled term, a missing 1/2 or 1/m?)"
+    if abs(k - 0.5) < 5e-3:
+        return (
+            f"analytic ≈ 0.50 × numeric {every} (a stray 1/2, or a term that appears twice "
+            "counted once?)"
+        )
+    j = _near_integer(k)
+    if j is not None:
+        return (
+            f"analytic ≈ {_ratio_text(k)} × numeric {every}: a missing division by {j} (a mean "
+            f"over {j} items — the batch size m?), or a term counted {j} times"
+        )
+    j = _near_integer(1 / k) if k > 0 else None
+    if j is not None:
+        return (
+            f"analytic ≈ {k:.3g} = 1/{j} × numeric {every}: divided by m once too often? (a "
+            f"mean over {j} items — the batch size? — taken twice)"
+        )
+    return f"analytic ≈ {_ratio_text(k)} × numeric {every} (a wrong constant factor)"
+
+
+def _transposed(analytic: FloatArray, numeric: FloatArray, values: FloatArray) -> float | None:
+    """The L2 coefficient c when ``numeric = analytic.T + c (W - W.T)`` (the data term of the
+    gradient transposed, a correct L2 term c·W added after), else None. Square matrices only."""
+    if _fits(numeric, analytic, 1e-2):
+        return None
+    skew = values - values.T
+    rest = numeric - analytic.T
+    ss = float(np.sum(skew * skew))
+    c = float(np.sum(rest * skew)) / ss if ss > 0 else 0.0
+    scale = float(np.linalg.norm(numeric))
+    return c if scale > 0 and float(np.linalg.norm(rest - c * skew)) <= 1e-4 * scale else None
 
 
 def explain(
@@ -89,39 +153,48 @@ def explain(
         )
 
     if complete and len(shape) == 2 and shape[0] == shape[1] and shape[0] > 1:
-        a2 = analytic.reshape(shape)
-        n2 = numeric.reshape(shape)
-        if _fits(n2, a2.T, 1e-4) and not _fits(n2, a2, 1e-2):
-            return (
-                "the gradient is the transpose of the right one "
-                "(for W of shape (n_out, n_in): dW = dZ.T @ A_prev)"
+        c = _transposed(analytic.reshape(shape), numeric.reshape(shape), values.reshape(shape))
+        if c is not None:
+            l2 = (
+                f"; the L2 term {c:.3g}·{name} is right, the rest is transposed"
+                if abs(c) * float(np.linalg.norm(values)) > 1e-6 * float(np.linalg.norm(numeric))
+                else ""
             )
+            formula = (
+                " (for W of shape (n_out, n_in): dW = dZ.T @ A_prev)"
+                if name.removeprefix("d")[:1] in ("W", "w")
+                else ""
+            )
+            return f"the gradient is the transpose of the right one{formula}{l2}"
 
     a_act, n_act = analytic[active], numeric[active]
     nn = float(n_act @ n_act)
     if nn > 0:
         factor = float(a_act @ n_act) / nn
-        if _fits(a_act, factor * n_act, 1e-3):
-            if abs(factor + 1) < 1e-2:
-                return "sign flipped: analytic ≈ -1.00 × numeric for every element"
-            return (
-                f"analytic ≈ {_ratio_text(factor)} × numeric for every element "
-                "(a doubled term, a missing 1/2 or 1/m?)"
-            )
+        # The fit is judged against the mismatch itself, so a factor 1 + 1e-6 is told apart
+        # from an unrelated small mismatch.
+        residual = a_act - factor * n_act
+        if _fits(a_act, factor * n_act, 1e-3) and float(np.linalg.norm(residual)) <= 0.05 * float(
+            np.linalg.norm(a_act - n_act)
+        ):
+            return _factor_text(factor)
 
     offset = numeric - analytic
     ww = float(values @ values)
     if ww > 0:
         c = float(offset @ values) / ww
         if _fits(offset, c * values, 2e-2):
+            # Only the difference c·W is observable: a gradient without its L2 term and one
+            # with half of it (λ/(2m)·W for λ/m·W) give the same offset, for λ/m = c and 2c.
             if c > 0:
                 return (
                     f"off by {c:.3g}·{name}: the regularization term λ/m·{name} is missing from "
-                    f"the gradient (λ/m ≈ {c:.3g})"
+                    f"the gradient (then λ/m ≈ {c:.3g}), or it is there but half of what it "
+                    f"should be (λ/(2m)·{name} written for λ/m·{name}; then λ/m ≈ {2 * c:.3g})"
                 )
             return (
                 f"off by {c:.3g}·{name}: an extra regularization term (λ/m·{name} added twice, "
-                f"or the wrong λ; λ/m ≈ {-c:.3g} too much)"
+                f"then λ/m ≈ {-c:.3g}; or the wrong λ or m)"
             )
 
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -131,3 +204,67 @@ def explain(
         f" (analytic/numeric from {ratios.min():.3g} to {ratios.max():.3g})" if ratios.size else ""
     )
     return f"mismatch in {k} of {total} checked elements with no single pattern{spread}"
+
+
+# A layer's own parameters, numbered by layer (W1, b1, gamma1, ...); names like input0, input1
+# (the inputs of one function) are not layers.
+_LAYER_PARAM = re.compile(r"^d?(?:W|w|b|gamma|beta)(\d+)$")
+_NUMBERED_MODULE = re.compile(r"^[A-Za-z_]+?(\d+)$")
+
+
+def layer_of(name: str) -> int | None:
+    """The layer a parameter belongs to: ``W2``, ``b2``, ``dW2``, ``gamma2`` -> 2; torch's
+    ``2.weight``, ``net.4.bias`` -> 2, 4 (the last numeric part of a dotted name);
+    ``fc1.weight`` -> 1; None for anything else (``gamma``, ``input1``).
+
+    Example:
+        >>> [layer_of(n) for n in ("W3", "0.weight", "fc2.bias", "gamma", "input1")]
+        [3, 0, 2, None, None]
+    """
+    parts = name.split(".")
+    if len(parts) > 1:
+        numbers = [p for p in parts[:-1] if p.isdigit()]
+        if numbers:
+            return int(numbers[-1])
+        module = _NUMBERED_MODULE.match(parts[-2])
+        return int(module.group(1)) if module else None
+    match = _LAYER_PARAM.match(name)
+    return int(match.group(1)) if match else None
+
+
+def propagation_note(verdicts: Sequence[tuple[str, bool]]) -> str:
+    """Name the layer where an error enters a chain, when it has propagated to the layers below.
+
+    Backprop runs from the last layer to the first, so a wrong ``dZ`` in layer k makes every
+    layer below k wrong too while the layers above stay right. When the wrong layers are exactly
+    the lowest ones (at least two of them) and at least one layer above them is right, the error
+    entered at the highest wrong layer. '' when the names do not form numbered layers or the
+    pattern does not hold (separate bugs).
+
+    Args:
+        verdicts: ``(parameter name, passed)`` pairs.
+
+    Example:
+        >>> note = propagation_note([("W1", False), ("b1", False), ("W2", False), ("W3", True)])
+        >>> note.split(":")[0]
+        'the error enters at layer 2 and propagates to layer 1 (layer 3 is right)'
+    """
+    layers: dict[int, list[bool]] = {}
+    for name, passed in verdicts:
+        layer = layer_of(name)
+        if layer is None:
+            return ""
+        layers.setdefault(layer, []).append(passed)
+    order = sorted(layers)
+    wrong = [layer for layer in order if not all(layers[layer])]
+    if len(wrong) < 2 or wrong != order[: len(wrong)] or len(wrong) == len(order):
+        return ""
+    top = wrong[-1]
+    below = ", ".join(str(layer) for layer in reversed(wrong[:-1]))
+    right = ", ".join(str(layer) for layer in order[len(wrong) :])
+    return (
+        f"{PROPAGATION_PREFIX}{top} and propagates to layer{'s' if len(wrong) > 2 else ''} "
+        f"{below} (layer{'s' if len(order) - len(wrong) > 1 else ''} {right} "
+        f"{'are' if len(order) - len(wrong) > 1 else 'is'} right): fix the backward pass of "
+        f"layer {top} first (what it passes down, dA_prev / dZ); the layers below may then agree"
+    )

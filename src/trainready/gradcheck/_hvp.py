@@ -33,7 +33,7 @@ def check_hvp(
     params: Mapping[str, Any],
     hvp: HvpFn,
     *,
-    directions: int = 2,
+    directions: int | np.integer[Any] = 2,
     rng: np.random.Generator | int | None = 0,
 ) -> GradcheckReport:
     """Check a Hessian-vector product ``hvp(params, v)`` against differences of ``grads``.
@@ -62,8 +62,15 @@ def check_hvp(
     """
     if not callable(grads) or not callable(hvp):
         raise TypeError("grads and hvp must be callables: grads(params), hvp(params, v)")
-    if isinstance(directions, bool) or not isinstance(directions, int) or directions < 1:
-        raise ValueError(f"directions must be a positive integer; got {directions!r}")
+    if (
+        isinstance(directions, bool | np.bool_)
+        or not isinstance(directions, int | np.integer)
+        or directions < 1
+    ):
+        raise ValueError(
+            f"directions must be a positive integer (a Python or NumPy int); got {directions!r}"
+        )
+    directions = int(directions)
     theta, spec = params_to_vector(params)
     gen = np.random.default_rng(rng)
     calls = 0

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from ._hints import format_index
+from ._hints import PROPAGATION_PREFIX, format_index, propagation_note
 
 Verdict = Literal["ok", "check", "wrong"]
 
@@ -113,7 +113,11 @@ class GradcheckReport:
         n_params: N, the number of scalar parameters.
         n_checked: elements compared one by one.
         probes: directional probes made (probe mode).
-        notes: remarks (float32 loss, localization limits, ...).
+        notes: remarks (float32 loss, localization limits, ...). When the wrong parameters are
+            the lowest layers of a chain (``W1, b1, W2, ...`` or torch's ``0.weight, 2.weight``)
+            and a layer above them is right, a note names the layer where the error enters
+            (:func:`~trainready.gradcheck._hints.propagation_note`); it is derived from
+            ``params`` on construction, so it is always current.
         resolution: the smallest relative error of the compared gradient that the check could
             have seen (its error bounds over the values' size; nan when nothing was judged).
         unjudged: why the check could not judge, when it could not (then the verdict is
@@ -135,6 +139,13 @@ class GradcheckReport:
     notes: tuple[str, ...] = field(default_factory=tuple)
     resolution: float = math.nan
     unjudged: str = ""
+
+    def __post_init__(self) -> None:
+        # Derived from params: drop a stale one (dataclasses.replace re-runs this), add the
+        # current one first.
+        kept = tuple(n for n in self.notes if not n.startswith(PROPAGATION_PREFIX))
+        note = propagation_note([(p.name, p.passed) for p in self.params.values()])
+        object.__setattr__(self, "notes", ((note,) if note else ()) + kept)
 
     @property
     def passed(self) -> bool:
@@ -170,6 +181,12 @@ class GradcheckReport:
         if self.unjudged:
             return f"gradcheck {head}: cannot judge — {self.unjudged}"
         if self.verdict == "ok":
+            if self.mode == "sample" and self.n_checked < self.n_params:
+                return (
+                    f"gradcheck {head}: backprop agrees with the numeric gradient on the "
+                    f"{self.n_checked:,} sampled elements of {self.n_params:,} (only these were "
+                    "compared; mode='full' compares every element)"
+                )
             return f"gradcheck {head}: backprop agrees with the numeric gradient"
         worst = self.failing[0] if self.failing else None
         if worst is None:
