@@ -12,6 +12,7 @@ from typing import Any, NoReturn, TypeVar
 import typer
 
 __all__ = [
+    "ABORTED",
     "UsageProblem",
     "check_out_file",
     "check_out_folder",
@@ -25,6 +26,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+#: The one line printed after Ctrl-C (exit code 130).
+ABORTED = "aborted (Ctrl-C): nothing was written"
 
 
 class UsageProblem(Exception):
@@ -105,6 +109,9 @@ def guard(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, tuple[str
         except UsageProblem as exc:
             notes = _notes(caught)
             fail(str(exc) + (f" (warnings: {'; '.join(notes)})" if notes else ""))
+        except KeyboardInterrupt:
+            typer.echo(ABORTED, err=True)
+            raise typer.Exit(130) from None
     return value, _notes(caught)
 
 

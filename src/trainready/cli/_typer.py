@@ -16,7 +16,7 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from ._common import describe, one_line
+from ._common import ABORTED, describe, one_line
 
 __all__ = ["TRACEBACK_ENV", "Command", "Group"]
 
@@ -75,7 +75,7 @@ class Group(TyperGroup):
             typer.echo(f"error: {one_line(exc.format_message())}", err=True)  # type: ignore[attr-defined]
             code = exc.exit_code  # type: ignore[attr-defined]
         except (typer.Abort, KeyboardInterrupt):
-            typer.echo("aborted (Ctrl-C): nothing was written", err=True)
+            typer.echo(ABORTED, err=True)
             code = 130
         except Exception as exc:
             if os.environ.get(TRACEBACK_ENV) == "1":
