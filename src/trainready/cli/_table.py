@@ -157,13 +157,7 @@ class Table:
         for i, row in enumerate(self.cells):
             cell = row[j].strip()
             if cell and not _is_number(cell):
-                sep = next((s for s in (";", "\t", "|") if s in cell), None)
-                hint = (
-                    f" (the file looks separated by {sep!r}; trainready reads comma-separated "
-                    "files)"
-                    if sep
-                    else ""
-                )
+                hint = _separator_hint(cell)
                 name = self.header[j] if self.header is not None else str(j)
                 raise UsageProblem(
                     f"{self.name}: row {self.row_number(i)}, {self.label(j)} holds {cell!r}, "
@@ -261,6 +255,13 @@ def _replace(path: Path, emit: Callable[[Any], None], *, binary: bool) -> None:
         raise
 
 
+def _separator_hint(text: str) -> str:
+    sep = next((s for s in (";", "\t", "|") if s in text), None)
+    if sep is None:
+        return ""
+    return f" (the file looks separated by {sep!r}; trainready reads comma-separated files)"
+
+
 def _decode(path: Path, raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")
@@ -313,8 +314,9 @@ def _read_csv(path: Path, tick: Tick) -> Table:
             n = i + (2 if header is not None else 1)
             like = "the header" if header is not None else "row 1"
             raise UsageProblem(
-                f"{path.name}: row {n} has {len(row)} field(s), {like} has {width}; quote fields "
-                'that contain commas ("a, b")'
+                f"{path.name}: row {n} has {len(row)} field(s), {like} has {width}"
+                f"{_separator_hint(','.join(rows[0]))}; quote fields that contain commas "
+                '("a, b")'
             )
     return Table(path.name, header, cells=rows)
 
