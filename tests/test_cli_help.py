@@ -117,6 +117,9 @@ def test_gradcheck_table_stays_a_table_at_80_columns(tmp_path: Path) -> None:
     continuation = lines[lines.index(row) + 1]
     assert continuation[:hint_start].strip() == ""  # the hint wraps inside its own column
     assert len(continuation.split()) >= 3  # several words per line, not one
+    # a long job shows a bar (on stderr, erased at the end) that reached its count
+    bar = ANSI.sub("", proc.stderr)
+    assert re.search(r"checking m\.py:make: loss calls.* (\d+)/\1 \d:\d\d:\d\d", bar), bar
 
 
 def test_progress_bar_keeps_counts_and_time_at_80_columns() -> None:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from ._common import UsageProblem, guard, help_text, one_line
+from ._progress import job_bar
 from ._render import print_gradcheck
 from ._typer import Command
 from ._user import Target, call_target, user_code
@@ -70,8 +71,11 @@ def _numpy_problem(value: tuple[Any, ...], where: Target, options: dict[str, Any
         )
     from ..gradcheck import gradcheck
 
-    with user_code(where.path, f"{where.label}: checking the gradients"):
-        return gradcheck(loss, params, grads, **options)
+    with (
+        job_bar(f"checking {where.label}: loss calls") as tick,
+        user_code(where.path, f"{where.label}: checking the gradients"),
+    ):
+        return gradcheck(loss, params, grads, **options, progress=tick)
 
 
 def _torch_problem(value: tuple[Any, ...], where: Target, options: dict[str, Any]) -> Any:
@@ -103,8 +107,11 @@ def _torch_problem(value: tuple[Any, ...], where: Target, options: dict[str, Any
         raise UsageProblem(
             f"checking a PyTorch model needs trainready.torch ({one_line(str(exc), 160)})"
         ) from None
-    with user_code(where.path, f"{where.label}: checking the gradients"):
-        return torch_gradcheck(loss_fn, module, **options)
+    with (
+        job_bar(f"checking {where.label}: loss calls") as tick,
+        user_code(where.path, f"{where.label}: checking the gradients"),
+    ):
+        return torch_gradcheck(loss_fn, module, **options, progress=tick)
 
 
 def run_check(target: str, mode: str, eps: float | None, seed: int) -> tuple[Any, Target]:
