@@ -66,6 +66,9 @@ MODEL = textwrap.dedent(
     def make_four():
         return cost, P0, backprop, None
 
+    def make_without_grads():
+        return cost, P0
+
     def needs_argument(x):
         return cost, P0, backprop
 
@@ -193,6 +196,7 @@ def test_check_fixed_eps_is_used(model_file: Path) -> None:
         ("{file}:crashes", "ZeroDivisionError"),
         ("{file}:make_number", "must return (loss, params, grads)"),
         ("{file}:make_four", "returned 4 items"),
+        ("{file}:make_without_grads", "a NumPy problem is (loss, params, grads)"),
         ("{file}:make_bad_shape", "shape"),
         ("{file}:make_noisy", "dropout"),
     ],

@@ -59,7 +59,7 @@ def test_help_pages_are_clean(command: list[str]) -> None:
 def test_demo_help_gives_the_measured_duration() -> None:
     page = runner.invoke(app, ["demo", "--help"]).stdout
     assert "a few seconds" not in page
-    assert re.search(r"about 30 s on 2 CPU cores, --quick about 20 s", " ".join(page.split()))
+    assert re.search(r"about 25 s on 2 CPU cores, --quick about 15 s", " ".join(page.split()))
 
 
 # ------------------------------------------------------------------------- 80 columns

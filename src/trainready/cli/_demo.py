@@ -17,15 +17,15 @@ DEFAULT_OUT = "trainready-report"
 
 HELP = help_text(f"""Run the whole story on embedded data and write a report.
 
-1. normalization: a real data set (breast cancer, bundled with scikit-learn) whose features differ
-in scale by 1e5, trained raw and standardized; 2. vanishing and exploding: deep linear W = 1.5·I
+1. normalization: a real data set (breast cancer, bundled with scikit-learn) whose feature stds span
+a factor 2.4e5, trained raw and standardized; 2. vanishing and exploding: deep linear W = 1.5·I
 and 0.5·I, a 50-layer ReLU network under zeros, N(0, 1), LeCun, He and LSUV; 3. initialization:
 the [2, 10, 5, 1] network from zeros, random × 10, LeCun and He; 4. gradient checking: backprop
 checked, injected bugs caught and localized, probe mode on a million parameters.
 
 Writes PNG figures and one self-contained index.html (figures embedded, readable offline) into
---out. The full run takes about 30 s on 2 CPU cores, --quick about 20 s (measured: 25 s and
-18 s; the time of the run is printed at the end).
+--out. The full run takes about 25 s on 2 CPU cores, --quick about 15 s (measured: 22 s and 14 s,
+benchmarks/cli_timings.py); the run's own time is printed at the end.
 
 [bold]Example:[/bold] {EXAMPLE}
 """)
