@@ -199,3 +199,9 @@ def test_demo_gradcheck_table_fits(gradcheck_section, width: int) -> None:
     assert "2.00 ×" in text and "W1[" in text  # the pattern and the element are kept
     if width >= 120:
         assert "pattern" in text
+
+
+def test_no_help_text_is_eaten_as_markup() -> None:
+    """rich markup would swallow a '[default: 0 1]' written in a help text."""
+    page = " ".join(runner.invoke(app, ["normalize", "fit", "--help"]).stdout.split())
+    assert "Target range of --kind minmax (default: 0 1)." in page

@@ -226,7 +226,7 @@ def register(app: typer.Typer) -> None:
         feature_range: Annotated[
             tuple[float, float] | None,
             typer.Option(
-                "--range", metavar="MIN MAX", help="Target range of --kind minmax [default: 0 1]."
+                "--range", metavar="MIN MAX", help="Target range of --kind minmax (default: 0 1)."
             ),
         ] = None,
         exclude: Annotated[
