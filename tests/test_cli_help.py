@@ -203,5 +203,7 @@ def test_demo_gradcheck_table_fits(gradcheck_section, width: int) -> None:
 
 def test_no_help_text_is_eaten_as_markup() -> None:
     """rich markup would swallow a '[default: 0 1]' written in a help text."""
-    page = " ".join(runner.invoke(app, ["normalize", "fit", "--help"]).stdout.split())
+    page = " ".join(
+        runner.invoke(app, ["normalize", "fit", "--help"]).stdout.replace("│", " ").split()
+    )
     assert "Target range of --kind minmax (default: 0 1)." in page
