@@ -337,3 +337,25 @@ def test_no_bar_for_a_small_csv_and_a_bar_for_a_large_one(tmp_path: Path) -> Non
     assert proc.returncode == 0, proc.stderr
     assert "reading big.csv" in proc.stderr  # drawn (and erased: transient)
     assert f"on {n} rows x 8 features" in proc.stdout
+
+
+def test_failed_write_keeps_the_old_output_and_leaves_no_debris(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails half-way (injected: fsync raises, as on a full disk) leaves the previous
+    output byte for byte, no temporary file, and one line, exit 2 -- not a 'bug in trainready'."""
+    path = write_csv(tmp_path / "d.csv", ["a", "b"], [[1.0, 2.0], [3.0, 5.0], [4.0, 9.0]])
+    sc = tmp_path / "s.npz"
+    assert runner.invoke(app, ["normalize", "fit", str(path), "-o", str(sc)]).exit_code == 0
+    out = tmp_path / "old.csv"
+    out.write_text("precious\n")
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    args = ["normalize", "transform", str(path), "-s", str(sc), "-o", str(out)]
+    line = one_line_error(runner.invoke(app, args))
+    assert "writing failed" in line and "No space left on device" in line
+    assert out.read_text() == "precious\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "old.csv", "s.npz"]

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from ._common import UsageProblem, check_out_file, guard, one_line, print_notes
+from ._common import UsageProblem, check_out_file, describe, guard, one_line, print_notes
 from ._progress import file_bar
 from ._table import Table, read_table
 from ._typer import Command, Group
@@ -108,9 +108,12 @@ def _fit(
         scaler.fit(values)
         if names is not None:  # as a DataFrame fit would: transform then selects by name
             scaler.feature_names_in_ = np.asarray(names, dtype=object)
-        scaler.save(out_path)
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError) as exc:
         raise UsageProblem(f"{table.name}: {one_line(str(exc))}") from None
+    try:
+        scaler.save(out_path)
+    except OSError as exc:
+        raise UsageProblem(f"--out {str(out_path)!r}: saving failed ({describe(exc)})") from None
     return Fitted(scaler, audit(values, feature_names=names), out_path, table, kept)
 
 
@@ -178,8 +181,14 @@ def _transform(
             Z = scaler.inverse_transform(values) if inverse else scaler.transform(values)
     except (ValueError, TypeError) as exc:
         raise UsageProblem(f"{table.name}: {one_line(str(exc))}") from None
-    with file_bar(src.stat().st_size, f"writing {out_path.name}") as tick:
-        table.write(out_path, kept, np.asarray(Z), tick)
+    try:
+        with file_bar(src.stat().st_size, f"writing {out_path.name}") as tick:
+            table.write(out_path, kept, np.asarray(Z), tick)
+    except OSError as exc:
+        raise UsageProblem(
+            f"--out {str(out_path)!r}: writing failed ({describe(exc)}); nothing was changed "
+            "there (the file is replaced only once it is complete)"
+        ) from None
     return out_path, table, kept
 
 

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -73,8 +73,7 @@ class Table:
 
     @property
     def _arr(self) -> NDArray[Any]:
-        assert self.array is not None
-        return self.array
+        return cast(NDArray[Any], self.array)  # set whenever cells is None
 
     def label(self, j: int) -> str:
         """``"column 3 ('ratio')"``: 1-based, with the header's name when there is one."""
@@ -153,8 +152,7 @@ class Table:
         return out
 
     def _bad_cell(self, j: int) -> None:
-        assert self.cells is not None
-        for i, row in enumerate(self.cells):
+        for i, row in enumerate(self.cells or []):
             cell = row[j].strip()
             if cell and not _is_number(cell):
                 hint = _separator_hint(cell)
