@@ -359,3 +359,18 @@ def test_failed_write_keeps_the_old_output_and_leaves_no_debris(
     assert "writing failed" in line and "No space left on device" in line
     assert out.read_text() == "precious\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "old.csv", "s.npz"]
+
+
+def test_audit_feature_names_keyword() -> None:
+    """The keyword the CLI uses (normalize/_audit.py): names in messages, indices in findings."""
+    from trainready.normalize import audit
+
+    X = np.c_[
+        np.random.default_rng(0).normal(0, 1, 50), np.random.default_rng(1).normal(0, 1e4, 50)
+    ]
+    rep = audit(X, feature_names=["small", "big"])
+    finding = next(f for f in rep.findings if f.kind == "scale_mismatch")
+    assert "'big'" in finding.message and 1 in finding.features
+    assert "'big'" not in next(f for f in audit(X).findings if f.kind == "scale_mismatch").message
+    with pytest.raises(ValueError, match="feature_names has 1 names for 2 features"):
+        audit(X, feature_names=["small"])
