@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
-from ._common import UsageProblem, guard, help_text, one_line
+from ._common import UsageProblem, guard, help_text, is_torch, one_line
 from ._progress import job_bar
 from ._render import print_gradcheck
 from ._typer import Command
@@ -47,16 +46,6 @@ class Mode(StrEnum):
     probe = "probe"
 
 
-def _is_torch_module(obj: Any) -> bool:
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(obj, torch.nn.Module)
-
-
-def _is_tensor(obj: Any) -> bool:
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(obj, torch.Tensor)
-
-
 def _numpy_problem(value: tuple[Any, ...], where: Target, options: dict[str, Any]) -> Any:
     loss, params, grads = value
     if not callable(loss):
@@ -83,7 +72,7 @@ def _torch_problem(value: tuple[Any, ...], where: Target, options: dict[str, Any
     if (
         isinstance(module, Mapping)
         and module
-        and not any(_is_tensor(v) or _is_torch_module(v) for v in module.values())
+        and not any(is_torch(v, "Tensor") or is_torch(v) for v in module.values())
     ):
         kinds = sorted({type(v).__name__ for v in module.values()})
         raise UsageProblem(
@@ -96,7 +85,7 @@ def _torch_problem(value: tuple[Any, ...], where: Target, options: dict[str, Any
             f"{where.label}() returned (loss_fn, module) whose loss_fn is a "
             f"{type(loss_fn).__name__}; it must be a function () -> scalar tensor"
         )
-    if not _is_torch_module(module) and not isinstance(module, Mapping | list | tuple):
+    if not is_torch(module) and not isinstance(module, Mapping | list | tuple):
         raise UsageProblem(
             f"{where.label}() returned (loss_fn, {type(module).__name__}); the second item must "
             "be a torch.nn.Module (or a dict of tensors); a NumPy problem is (loss, params, grads)"

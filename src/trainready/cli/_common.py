@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import traceback
 import warnings
@@ -20,6 +21,7 @@ __all__ = [
     "fail",
     "guard",
     "help_text",
+    "is_torch",
     "one_line",
     "print_notes",
     "where_in",
@@ -84,6 +86,16 @@ def where_in(exc: BaseException, path: Path) -> str:
             return f" ({path.name}, line {frames[-1].lineno})"
         current = current.__cause__ or current.__context__
     return ""
+
+
+def is_torch(obj: Any, kind: str = "Module") -> bool:
+    """True for a ``torch.nn.Module`` (``kind="Module"``) or ``torch.Tensor`` (``"Tensor"``),
+    without importing torch: a torch object exists only once the user's code imported it."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return False
+    cls = torch.nn.Module if kind == "Module" else torch.Tensor
+    return isinstance(obj, cls)
 
 
 # ------------------------------------------------------------------------------ warnings

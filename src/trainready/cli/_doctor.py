@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 import warnings
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
 
-from ._common import UsageProblem, guard, help_text, one_line, print_notes
+from ._common import UsageProblem, guard, help_text, is_torch, one_line, print_notes
 from ._loss import LOSS_OF_OUTPUT, Loss, choose_torch_loss, words
 from ._typer import Command
 from ._user import Target, call_target, user_code
@@ -50,11 +49,6 @@ class DoctorResult:
     where: Target
     loss: str | None  # "cross_entropy", "mse", "bce", "yours" or None (random probe gradient)
     loss_why: str | None
-
-
-def _is_torch_module(obj: Any) -> bool:
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(obj, torch.nn.Module)
 
 
 def torch_diagnose(model: Any, X: Any, y: Any, loss_fn: Any, seed: int) -> Any:
@@ -162,7 +156,7 @@ def run_doctor(target: str, loss: str | None, seed: int) -> DoctorResult:
             f"it returned {n}"
         )
     value = tuple(value)
-    if _is_torch_module(value[0]):
+    if is_torch(value[0]):
         result = _run_torch(value, where, loss, seed)
     else:
         result = _run_numpy(value, where, loss, seed)

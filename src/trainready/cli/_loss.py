@@ -15,7 +15,7 @@ from typing import Any
 
 from ._common import UsageProblem
 
-__all__ = ["LOSS_OF_OUTPUT", "Loss", "LossChoice", "choose_torch_loss"]
+__all__ = ["LOSS_OF_OUTPUT", "Loss", "LossChoice", "choose_torch_loss", "words"]
 
 
 class Loss(StrEnum):
