@@ -3,8 +3,11 @@
 Run ``trainready --help`` (or ``python -m trainready --help``). typer and rich are needed (the
 ``cli`` extra); they are imported when the command runs, not by ``import trainready``.
 
-Exit codes: 0 when all is well, 1 when a check found a problem (a wrong gradient, a doctor's
-finding), 2 for a usage or input error, reported as one line that says what to do.
+Exit codes: 0 when all is well (bare ``trainready`` prints its help and exits 0), 1 for a verdict
+and nothing else (a wrong gradient, a doctor's finding), 2 for every other failure -- a usage or
+input error, the user's code raising or calling ``sys.exit`` -- reported as one line on stderr
+that names what failed (for the user's code: the exception, its message, file and line) and what
+to do; 130 after Ctrl-C. Warnings become ``note:`` lines of the report, never extra stderr.
 
 Example:
     >>> from typer.testing import CliRunner            # doctest: +SKIP

@@ -1,70 +1,23 @@
-"""The typer application: commands and the one-line error handling around them."""
+"""The typer application: the commands and ``--version``."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import Any
+from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
 
-from ._common import UsageProblem, fail, one_line
+from ._typer import Group
 
-__all__ = ["app"]
-
-# typer >= 0.20 vendors click (typer._click); older versions use click itself. Find the usage
-# error classes through the public typer.BadParameter either way.
-_MRO = {c.__name__: c for c in typer.BadParameter.__mro__}
-_UsageError: type[Exception] = _MRO["UsageError"]
-_ClickException: type[Exception] = _MRO["ClickException"]
-
-
-class _Group(TyperGroup):
-    """Every usage error becomes one line on stderr (exit 2) instead of a usage box."""
-
-    def main(  # type: ignore[override]
-        self,
-        args: Sequence[str] | None = None,
-        prog_name: str | None = None,
-        complete_var: str | None = None,
-        standalone_mode: bool = True,
-        **extra: Any,
-    ) -> Any:
-        try:
-            rv = super().main(
-                args=args,
-                prog_name=prog_name,
-                complete_var=complete_var,
-                standalone_mode=False,
-                **extra,
-            )
-            code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
-        except _UsageError as exc:
-            ctx = getattr(exc, "ctx", None)
-            cmd = ctx.command_path if ctx is not None else "trainready"
-            typer.echo(
-                f"error: {one_line(exc.format_message())} (see '{cmd} --help' for an example)",  # type: ignore[attr-defined]
-                err=True,
-            )
-            code = exc.exit_code  # type: ignore[attr-defined]
-        except _ClickException as exc:
-            typer.echo(f"error: {one_line(exc.format_message())}", err=True)  # type: ignore[attr-defined]
-            code = exc.exit_code  # type: ignore[attr-defined]
-        except typer.Abort:
-            typer.echo("aborted", err=True)
-            code = 130
-        if standalone_mode:
-            sys.exit(code)
-        return code
+__all__ = ["app", "version_line"]
 
 
 app = typer.Typer(
-    cls=_Group,
+    cls=Group,
     name="trainready",
     help="Make a deep network ready to train, and prove it: normalization, initialization and "
-    "signal diagnosis, gradient checking.",
-    epilog="Examples: trainready demo --quick · trainready check model.py:make_problem · "
+    "signal diagnosis, gradient checking.\n\n"
+    "[bold]Examples:[/bold] trainready demo --quick · trainready check model.py:make_problem · "
     "trainready doctor model.py:make_model · trainready normalize fit train.csv -o scaler.npz",
     no_args_is_help=True,
     add_completion=False,
@@ -74,17 +27,46 @@ app = typer.Typer(
 )
 
 
-def _guard(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run a command body; usage problems become one line and exit 2."""
-    try:
-        return fn(*args, **kwargs)
-    except UsageProblem as exc:
-        fail(str(exc))
+def version_line() -> str:
+    """``trainready 0.1.0 (Python 3.12.3, NumPy 2.3.1, torch 2.13.0)``: read, nothing imported."""
+    from importlib import metadata
+
+    import numpy as np
+
+    from .. import __version__
+
+    parts = [f"Python {sys.version.split()[0]}", f"NumPy {np.__version__}"]
+    for dist in ("torch", "typer", "rich"):
+        try:
+            parts.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            pass
+    return f"trainready {__version__} ({', '.join(parts)})"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(version_line())
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version of trainready (and of Python, NumPy, PyTorch) and exit.",
+        ),
+    ] = False,
+) -> None:
+    pass
 
 
 from . import _check, _demo, _doctor, _normalize  # noqa: E402
 
-_demo.register(app, _guard)
-_check.register(app, _guard)
-_doctor.register(app, _guard)
-_normalize.register(app, _guard)
+for _module in (_demo, _check, _doctor, _normalize):
+    _module.register(app)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
-from ._common import UsageProblem, call_target, help_text, one_line
+from ._common import UsageProblem, guard, help_text, is_torch, one_line
+from ._progress import job_bar
+from ._render import print_gradcheck
+from ._typer import Command
+from ._user import Target, call_target, user_code
 
 EXAMPLE = "trainready check model.py:make_problem"
 
@@ -21,9 +25,10 @@ function params -> dict) -- or [bold](loss_fn, module)[/bold] for PyTorch, where
 the scalar loss tensor of the module's current parameters.
 
 Exit code 0: the gradients are right; 1: a bug was found (the table names the parameter, the
-worst element and the pattern); 2: a usage or input error.
+worst element and the pattern); 2: anything else (a usage error, bad input, your code raising or
+exiting), in one line.
 
-[bold]Example:[/bold] {EXAMPLE} --mode full
+[bold]Example:[/bold] {EXAMPLE} --mode full (or --json for a machine-readable report)
 
 [dim]# model.py
 def make_problem():
@@ -41,79 +46,93 @@ class Mode(StrEnum):
     probe = "probe"
 
 
-def _is_torch_module(obj: Any) -> bool:
-    import sys
-
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(obj, torch.nn.Module)
-
-
-def run_check(
-    target: str, mode: str, eps: float | None, as_json: bool, seed: int
-) -> tuple[Any, str]:
-    """Call the target, run the right gradcheck, return ``(report, "file.py:func")``."""
-    value, where = call_target(target, EXAMPLE)
-    if not isinstance(value, tuple | list):
+def _numpy_problem(value: tuple[Any, ...], where: Target, options: dict[str, Any]) -> Any:
+    loss, params, grads = value
+    if not callable(loss):
         raise UsageProblem(
-            f"{where}() must return (loss, params, grads) for NumPy or (loss_fn, module) for "
-            f"PyTorch; it returned a {type(value).__name__}"
+            f"{where.label}() returned (loss, params, grads) whose loss is a "
+            f"{type(loss).__name__}; it must be a function params -> float"
+        )
+    if not isinstance(params, Mapping):
+        raise UsageProblem(
+            f"{where.label}() returned params of type {type(params).__name__}; it must be a "
+            "dict name -> array, e.g. {'W1': W1, 'b1': b1}"
+        )
+    from ..gradcheck import gradcheck
+
+    with (
+        job_bar(f"checking {where.label}: loss calls") as tick,
+        user_code(where.path, f"{where.label}: checking the gradients"),
+    ):
+        return gradcheck(loss, params, grads, **options, progress=tick)
+
+
+def _torch_problem(value: tuple[Any, ...], where: Target, options: dict[str, Any]) -> Any:
+    loss_fn, module = value
+    if (
+        isinstance(module, Mapping)
+        and module
+        and not any(is_torch(v, "Tensor") or is_torch(v) for v in module.values())
+    ):
+        kinds = sorted({type(v).__name__ for v in module.values()})
+        raise UsageProblem(
+            f"{where.label}() returned 2 items, a function and a dict of {', '.join(kinds)}: a "
+            "NumPy problem is (loss, params, grads) -- return the gradients too (a dict of the "
+            "same names, or a function params -> dict); (loss_fn, module) is for PyTorch"
+        )
+    if not callable(loss_fn):
+        raise UsageProblem(
+            f"{where.label}() returned (loss_fn, module) whose loss_fn is a "
+            f"{type(loss_fn).__name__}; it must be a function () -> scalar tensor"
+        )
+    if not is_torch(module) and not isinstance(module, Mapping | list | tuple):
+        raise UsageProblem(
+            f"{where.label}() returned (loss_fn, {type(module).__name__}); the second item must "
+            "be a torch.nn.Module (or a dict of tensors); a NumPy problem is (loss, params, grads)"
+        )
+    try:
+        from ..torch import gradcheck as torch_gradcheck
+    except ImportError as exc:
+        raise UsageProblem(
+            f"checking a PyTorch model needs trainready.torch ({one_line(str(exc), 160)})"
+        ) from None
+    with (
+        job_bar(f"checking {where.label}: loss calls") as tick,
+        user_code(where.path, f"{where.label}: checking the gradients"),
+    ):
+        return torch_gradcheck(loss_fn, module, **options, progress=tick)
+
+
+def run_check(target: str, mode: str, eps: float | None, seed: int) -> tuple[Any, Target]:
+    """Call the target, run the right gradcheck, return ``(report, Target)``."""
+    value, where = call_target(target, EXAMPLE)
+    if not isinstance(value, tuple | list) or len(value) not in (2, 3):
+        got = (
+            f"{len(value)} items"
+            if isinstance(value, tuple | list)
+            else f"a {type(value).__name__}"
+        )
+        raise UsageProblem(
+            f"{where.label}() must return (loss, params, grads) for NumPy or (loss_fn, module) "
+            f"for PyTorch; it returned {got}"
         )
     options: dict[str, Any] = {"mode": mode, "eps": eps, "rng": seed}
-    try:
-        if len(value) == 3:
-            loss, params, grads = value
-            if not callable(loss):
-                raise UsageProblem(
-                    f"{where}() returned (loss, params, grads) whose loss is a "
-                    f"{type(loss).__name__}; it must be a function params -> float"
-                )
-            if not isinstance(params, Mapping):
-                raise UsageProblem(
-                    f"{where}() returned params of type {type(params).__name__}; it must be a "
-                    "dict name -> array, e.g. {'W1': W1, 'b1': b1}"
-                )
-            from ..gradcheck import gradcheck
-
-            return gradcheck(loss, params, grads, **options), where
-        if len(value) == 2:
-            loss_fn, module = value
-            if not callable(loss_fn):
-                raise UsageProblem(
-                    f"{where}() returned (loss_fn, module) whose loss_fn is a "
-                    f"{type(loss_fn).__name__}; it must be a function () -> scalar tensor"
-                )
-            if not _is_torch_module(module) and not isinstance(module, Mapping | list | tuple):
-                raise UsageProblem(
-                    f"{where}() returned (loss_fn, {type(module).__name__}); the second item must "
-                    "be a torch.nn.Module (or a dict of tensors)"
-                )
-            try:
-                from ..torch import gradcheck as torch_gradcheck
-            except ImportError as exc:
-                raise UsageProblem(
-                    f"checking a PyTorch model needs trainready.torch ({one_line(str(exc), 160)})"
-                ) from None
-            return torch_gradcheck(loss_fn, module, **options), where
-    except UsageProblem:
-        raise
-    except (ValueError, TypeError, KeyError, RuntimeError, ArithmeticError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        raise UsageProblem(f"{where}: {one_line(str(message))}") from None
-    raise UsageProblem(
-        f"{where}() returned {len(value)} items; return (loss, params, grads) for NumPy or "
-        "(loss_fn, module) for PyTorch"
-    )
+    if len(value) == 3:
+        return _numpy_problem(tuple(value), where, options), where
+    return _torch_problem(tuple(value), where, options), where
 
 
-def register(app: typer.Typer, guard: Callable[..., Any]) -> None:
+def register(app: typer.Typer) -> None:
     """Add the ``check`` command to ``app``."""
 
-    @app.command("check", help=HELP, epilog=f"Example: {EXAMPLE} --json")
+    @app.command("check", help=HELP, cls=Command)
     def check(
         target: Annotated[
             str,
             typer.Argument(
-                metavar="FILE.py:FUNC", help="The file and the function that builds the problem."
+                metavar="FILE.py:FUNC",
+                help="The file and the function that builds the problem.",
+                show_default=False,
             ),
         ],
         mode: Annotated[
@@ -135,18 +154,19 @@ def register(app: typer.Typer, guard: Callable[..., Any]) -> None:
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
         seed: Annotated[
-            int, typer.Option("--seed", help="Seed of the sampled elements and probes.")
+            int, typer.Option("--seed", min=0, help="Seed of the sampled elements and probes.")
         ] = 0,
     ) -> None:
         if eps is not None and not eps > 0:
             guard(_bad_eps, eps)
-        report, where = guard(run_check, target, mode.value, eps, as_json, seed)
+        (report, where), notes = guard(run_check, target, mode.value, eps, seed)
         if as_json:
             out = report.to_dict()
-            out["target"] = where
+            out["target"] = where.label
+            out["notes"] = list(notes)
             typer.echo(json.dumps(out, indent=2))
         else:
-            typer.echo(f"{where}: {report}")
+            print_gradcheck(report, where.label, notes)
         raise typer.Exit(0 if report.passed else 1)
 
 

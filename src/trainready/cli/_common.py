@@ -1,29 +1,36 @@
-"""What the commands share: one-line errors, loading ``FILE.py:FUNC``, reading data files."""
+"""What the commands share: one-line errors, warnings turned into notes, output-path checks."""
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import inspect
 import sys
+import tempfile
 import traceback
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import ModuleType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
-import numpy as np
 import typer
 
 __all__ = [
+    "ABORTED",
     "UsageProblem",
-    "call_target",
+    "check_out_file",
+    "check_out_folder",
+    "describe",
     "fail",
+    "guard",
     "help_text",
+    "is_torch",
     "one_line",
-    "read_table",
-    "write_table",
+    "print_notes",
+    "where_in",
 ]
+
+T = TypeVar("T")
+
+#: The one line printed after Ctrl-C (exit code 130).
+ABORTED = "aborted (Ctrl-C): nothing was written"
 
 
 class UsageProblem(Exception):
@@ -37,7 +44,7 @@ def help_text(text: str) -> str:
     return "\n\n".join(p if p.startswith("[dim]") else " ".join(p.split()) for p in paras)
 
 
-def one_line(text: str, limit: int = 400) -> str:
+def one_line(text: str, limit: int = 600) -> str:
     """Collapse whitespace and newlines; cut very long messages."""
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
@@ -49,190 +56,150 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _where(exc: BaseException, path: Path) -> str:
-    """' (model.py, line 12)' for the deepest frame of the user's file, or ''."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
-    if not frames:
-        return ""
-    return f" ({path.name}, line {frames[-1].lineno})"
+def describe(exc: BaseException) -> str:
+    """``"Type: message"`` on one line (with the exception's notes), or ``"Type"`` alone."""
+    text = one_line(str(exc), 300)
+    if isinstance(exc, KeyError) and exc.args:
+        text = one_line(str(exc.args[0]), 300)
+    if isinstance(exc, MemoryError):
+        text = (text + "; " if text else "") + "out of memory: try a smaller batch"
+    body = text
+    for note in (one_line(str(n), 200) for n in getattr(exc, "__notes__", ())):
+        body += (" " if note.startswith("(") else "; ") + note if body else note
+    return f"{type(exc).__name__}: {body}" if body else type(exc).__name__
 
 
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {one_line(str(exc), 200)}" if str(exc) else type(exc).__name__
+def where_in(exc: BaseException, path: Path) -> str:
+    """``" (model.py, line 12)"``: the last frame of ``path`` in the traceback, or ``""``.
+
+    The exception's cause and context are searched too (a library that re-raises a user's
+    error keeps the user's frame there).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = [
+            f for f in traceback.extract_tb(current.__traceback__) if Path(f.filename) == path
+        ]
+        if frames:
+            return f" ({path.name}, line {frames[-1].lineno})"
+        current = current.__cause__ or current.__context__
+    return ""
 
 
-@contextlib.contextmanager
-def _on_path(folder: Path) -> Iterator[None]:
-    sys.path.insert(0, str(folder))
+def is_torch(obj: Any, kind: str = "Module") -> bool:
+    """True for a ``torch.nn.Module`` (``kind="Module"``) or ``torch.Tensor`` (``"Tensor"``),
+    without importing torch: a torch object exists only once the user's code imported it."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return False
+    cls = torch.nn.Module if kind == "Module" else torch.Tensor
+    return isinstance(obj, cls)
+
+
+# ------------------------------------------------------------------------------ warnings
+def _notes(caught: Iterable[warnings.WarningMessage]) -> tuple[str, ...]:
+    texts = (f"{w.category.__name__}: {one_line(str(w.message), 300)}" for w in caught)
+    return tuple(dict.fromkeys(texts))
+
+
+def guard(fn: Callable[..., T], *args: Any, **kwargs: Any) -> tuple[T, tuple[str, ...]]:
+    """Run a command's work: warnings become notes, a :class:`UsageProblem` one line (exit 2).
+
+    Returns:
+        ``(value, notes)``: what ``fn`` returned and the warnings raised meanwhile (one text
+        each, duplicates dropped), for the command to print with its report.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        try:
+            value = fn(*args, **kwargs)
+        except UsageProblem as exc:
+            notes = _notes(caught)
+            fail(str(exc) + (f" (warnings: {'; '.join(notes)})" if notes else ""))
+        except KeyboardInterrupt:
+            typer.echo(ABORTED, err=True)
+            raise typer.Exit(130) from None
+    return value, _notes(caught)
+
+
+def print_notes(notes: Iterable[str]) -> None:
+    """Print each note as ``note: ...`` on stdout (part of the report, never extra stderr)."""
+    for note in notes:
+        typer.echo(f"note: {note}")
+
+
+# ------------------------------------------------------------------------------ output paths
+def _probe_folder(option: str, text: str, folder: Path) -> None:
     try:
-        yield
-    finally:
-        with contextlib.suppress(ValueError):
-            sys.path.remove(str(folder))
-
-
-def _load_module(path: Path) -> ModuleType:
-    name = f"_trainready_user_{abs(hash(str(path)))}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise UsageProblem(f"cannot import {str(path)!r}: pass a Python source file (.py)")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        with _on_path(path.parent):
-            spec.loader.exec_module(module)
-    except SyntaxError as exc:
-        sys.modules.pop(name, None)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".trainready-probe-"):
+            pass
+    except OSError as exc:
         raise UsageProblem(
-            f"{path.name} has a syntax error at line {exc.lineno}: {exc.msg}; fix it and run again"
+            f"{option} {text!r}: cannot write in the folder {str(folder)!r} "
+            f"({type(exc).__name__}: {exc.strerror or exc}); choose a folder you can write to"
         ) from None
-    except Exception as exc:
-        sys.modules.pop(name, None)
-        raise UsageProblem(
-            f"importing {path.name} raised {_describe(exc)}{_where(exc, path)}; fix the file and "
-            "run again"
-        ) from None
-    return module
 
 
-def call_target(target: str, example: str) -> tuple[Any, str]:
-    """Import ``FILE.py`` of ``FILE.py:FUNC``, call ``FUNC()`` and return what it returned.
+def check_out_file(option: str, text: str, suffixes: tuple[str, ...]) -> Path:
+    """Check, before any work, that a file can be written at ``text``.
 
     Args:
-        target: ``"path/to/file.py:function"``.
-        example: the command's example, for messages (``"trainready check model.py:make"``).
+        option: the option's name for messages (``"--out"``).
+        text: the path as the user typed it.
+        suffixes: the accepted extensions, e.g. ``(".npz", ".json")``.
 
     Returns:
-        ``(value, "file.py:function")``.
+        The path (``~`` expanded).
 
     Raises:
-        UsageProblem: a malformed target, a missing file or function, or an exception raised while
-            importing the file or calling the function.
+        UsageProblem: another extension, a folder, a missing or unwritable parent folder.
+
+    Example:
+        >>> check_out_file("--out", "/tmp/scaler.npz", (".npz", ".json")).name
+        'scaler.npz'
     """
-    file_part, sep, func = target.rpartition(":")
-    if not sep or not file_part or not func or "/" in func or "\\" in func:
+    path = Path(text).expanduser()
+    allowed = " or ".join(suffixes)
+    if path.is_dir():
         raise UsageProblem(
-            f"expected FILE.py:FUNC (a Python file and the function in it to call), got "
-            f"{target!r}; example: {example}"
+            f"{option} {text!r} is a folder; pass a file name such as "
+            f"{str(path / ('output' + suffixes[0]))!r}"
         )
-    path = Path(file_part).expanduser()
-    if not path.is_file():
-        what = "is a folder" if path.is_dir() else "does not exist"
-        raise UsageProblem(f"{file_part!r} {what}; pass the path of a Python file, e.g. {example}")
-    path = path.resolve()
-    module = _load_module(path)
-    fn = getattr(module, func, None)
-    if fn is None:
-        defined = sorted(
-            n
-            for n, v in vars(module).items()
-            if inspect.isfunction(v) and v.__module__ == module.__name__ and not n.startswith("_")
+    if path.suffix.lower() not in suffixes:
+        raise UsageProblem(
+            f"{option} {text!r}: use a {allowed} file name (got {path.suffix or 'no extension'!r})"
         )
-        listing = f"functions defined there: {', '.join(defined)}" if defined else "it defines none"
-        raise UsageProblem(f"{path.name} has no function {func!r} ({listing})")
-    if not callable(fn):
-        raise UsageProblem(
-            f"{path.name}:{func} is a {type(fn).__name__}, not a function; point at a function "
-            "that takes no arguments"
-        )
-    try:
-        with _on_path(path.parent):
-            value = fn()
-    except TypeError as exc:
-        if _where(exc, path) == "" or "positional argument" in str(exc):
-            raise UsageProblem(
-                f"calling {path.name}:{func}() raised {_describe(exc)}; the function must take no "
-                "arguments"
-            ) from None
-        raise UsageProblem(
-            f"calling {path.name}:{func}() raised {_describe(exc)}{_where(exc, path)}; fix it and "
-            "run again"
-        ) from None
-    except Exception as exc:
-        raise UsageProblem(
-            f"calling {path.name}:{func}() raised {_describe(exc)}{_where(exc, path)}; fix it and "
-            "run again"
-        ) from None
-    return value, f"{path.name}:{func}"
+    parent = path.parent
+    if not parent.exists():
+        raise UsageProblem(f"{option} {text!r}: the folder {str(parent)!r} does not exist")
+    if not parent.is_dir():
+        raise UsageProblem(f"{option} {text!r}: {str(parent)!r} is a file, not a folder")
+    _probe_folder(option, text, parent)
+    return path
 
 
-# ------------------------------------------------------------------------------ data files
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+def check_out_folder(option: str, text: str) -> Path:
+    """Check, before any work, that a folder can be created (or written) at ``text``.
 
-
-def read_table(path_text: str) -> tuple[np.ndarray, list[str] | None]:
-    """Read a ``.npy`` array or a numeric ``.csv`` file (an optional header row is kept).
-
-    Returns:
-        ``(X, header)``: X is ``(n_samples, n_features)`` (a 1-D array becomes one column);
-        header is the column names or None.
+    Nothing is created: the nearest existing folder above is probed with a temporary file.
 
     Raises:
-        UsageProblem: a missing file, another extension, or unreadable content.
+        UsageProblem: ``text`` is a file, lies under a file, or cannot be written.
     """
-    path = Path(path_text).expanduser()
-    if not path.is_file():
-        raise UsageProblem(f"data file {path_text!r} does not exist; pass a .npy or .csv file")
-    suffix = path.suffix.lower()
-    header: list[str] | None = None
-    if suffix == ".npy":
-        try:
-            X = np.load(path, allow_pickle=False)
-        except Exception as exc:
-            raise UsageProblem(
-                f"cannot read {path.name} as a NumPy .npy file ({_describe(exc)}); save it with "
-                "numpy.save"
-            ) from None
-    elif suffix == ".csv":
-        with path.open(encoding="utf-8-sig") as fh:
-            first = fh.readline()
-        cells = [c.strip() for c in first.strip().split(",")]
-        skip = 0
-        if cells and not all(_is_number(c) for c in cells if c):
-            header = [c.strip('"') for c in cells]
-            skip = 1
-        try:
-            X = np.loadtxt(
-                path, delimiter=",", skiprows=skip, dtype=np.float64, ndmin=2, encoding="utf-8-sig"
-            )
-        except ValueError as exc:
-            raise UsageProblem(
-                f"{path.name} is not a numeric CSV ({one_line(str(exc), 160)}); keep one optional "
-                "header row and numbers only"
-            ) from None
-    else:
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise UsageProblem(f"{option} {text!r} is a file; pass a folder for the report")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
         raise UsageProblem(
-            f"{path.name}: unsupported extension {suffix or '(none)'!r}; use .npy or .csv"
+            f"{option} {text!r}: {str(existing)!r} is a file, so no folder can be made under it"
         )
-    if X.ndim == 1:
-        X = X[:, None]
-    if X.ndim != 2 or X.shape[0] == 0:
-        raise UsageProblem(
-            f"{path.name} holds an array of shape {X.shape}; expected rows of samples, "
-            "(n_samples, n_features)"
-        )
-    if not np.issubdtype(X.dtype, np.number):
-        raise UsageProblem(f"{path.name} holds {X.dtype} values; expected numbers")
-    if header is not None and len(header) != X.shape[1]:
-        header = None
-    return X, header
-
-
-def write_table(path_text: str, X: np.ndarray, header: list[str] | None) -> Path:
-    """Write ``X`` as ``.npy`` or ``.csv`` (by the extension), with the header if given."""
-    path = Path(path_text).expanduser()
-    suffix = path.suffix.lower()
-    if suffix not in (".npy", ".csv"):
-        raise UsageProblem(f"--out {path_text!r}: use a .npy or .csv file name")
-    if not path.parent.exists():
-        raise UsageProblem(f"--out {path_text!r}: the folder {str(path.parent)!r} does not exist")
-    if suffix == ".npy":
-        np.save(path, X, allow_pickle=False)
-    else:
-        np.savetxt(path, X, delimiter=",", fmt="%.17g", header=",".join(header or []), comments="")
+    _probe_folder(option, text, existing)
     return path

@@ -3,118 +3,171 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import warnings
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
 
-from ._common import UsageProblem, call_target, help_text, one_line
+from ._common import UsageProblem, guard, help_text, is_torch, one_line, print_notes
+from ._loss import LOSS_OF_OUTPUT, Loss, choose_torch_loss, words
+from ._typer import Command
+from ._user import Target, call_target, user_code
 
 EXAMPLE = "trainready doctor model.py:make_model"
 
 HELP = help_text(f"""
 Diagnose what your model does to the signal, layer by layer, and audit its inputs.
 
-FUNC takes no arguments and returns [bold](model, X)[/bold] or [bold](model, X, y)[/bold]: a
-network (trainready.nn.MLP, or any object with params, activations and output; a torch.nn.Module
-when trainready.torch supports it) and a representative batch X of shape (n_samples, n_features).
-The doctor reports vanishing or exploding activations and gradients, dead ReLUs, saturated units,
-identical units and unnormalized inputs, each with a fix it has verified by re-running with it.
+FUNC takes no arguments and returns [bold](model, X)[/bold], [bold](model, X, y)[/bold] or
+[bold](model, X, y, loss_fn)[/bold]: a network (a torch.nn.Module, or trainready.nn.MLP) and a
+representative batch X of shape (n_samples, n_features). Without y the backward pass starts from a
+seeded random gradient; with y from the loss, read from y for a PyTorch model (integer classes:
+cross-entropy; 0/1 with one output: binary cross-entropy; other floats: mean squared error) or
+chosen with --loss, and said in the output. The doctor reports vanishing or exploding activations
+and gradients, dead ReLUs, saturated units, identical units and unnormalized inputs, each with a
+fix it has verified by re-running with it.
 
-Exit code 0: nothing found; 1: findings (listed with their fixes); 2: a usage or input error.
+Exit code 0: nothing found; 1: findings (listed with their fixes); 2: anything else (a usage
+error, bad input, your code raising or exiting), in one line.
 
-[bold]Example:[/bold] {EXAMPLE}
+[bold]Example:[/bold] {EXAMPLE} --loss cross_entropy (or --json for machine-readable findings)
 
 [dim]# model.py
 def make_model():
-    net = trainready.nn.MLP([64] + [256] * 20 + [10], output="softmax", init="lecun")
-    return net, X_batch[/dim]
+    model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
+    return model, X_batch, y_batch[/dim]
 """)
 
 
-def _is_torch_module(obj: Any) -> bool:
-    import sys
+@dataclass(frozen=True)
+class DoctorResult:
+    """What ``doctor`` prints: the diagnosis, the input audit, and the loss it started from."""
 
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(obj, torch.nn.Module)
+    diagnosis: Any
+    audit: Any
+    where: Target
+    loss: str | None  # "cross_entropy", "mse", "bce", "yours" or None (random probe gradient)
+    loss_why: str | None
 
 
-def run_doctor(target: str, seed: int) -> tuple[Any, Any, str]:
-    """Call the target and diagnose; return ``(diagnosis, audit, "file.py:func")``."""
-    value, where = call_target(target, EXAMPLE)
-    if not isinstance(value, tuple | list) or len(value) not in (2, 3):
-        n = f"{len(value)} items" if isinstance(value, tuple | list) else type(value).__name__
-        raise UsageProblem(f"{where}() must return (model, X) or (model, X, y); it returned {n}")
-    model, X = value[0], value[1]
-    y = value[2] if len(value) == 3 else None
+def torch_diagnose(model: Any, X: Any, y: Any, loss_fn: Any, seed: int) -> Any:
+    """The one call into ``trainready.torch.diagnose`` (its call form may change at a merge)."""
     try:
-        if _is_torch_module(model):
-            try:
-                from ..torch import diagnose as torch_diagnose
-            except ImportError as exc:
-                raise UsageProblem(
-                    f"diagnosing a PyTorch model needs trainready.torch.diagnose "
-                    f"({one_line(str(exc), 160)})"
-                ) from None
-            diag = torch_diagnose(model, X, y, rng=seed)
-        else:
-            if not all(hasattr(model, a) for a in ("params", "activations", "output")):
-                raise UsageProblem(
-                    f"{where}() returned a model of type {type(model).__name__}; the doctor needs "
-                    "a trainready.nn.MLP (or an object with params, activations and output) or a "
-                    "torch.nn.Module"
-                )
-            from ..signal import diagnose
+        from ..torch import diagnose
+    except ImportError as exc:
+        raise UsageProblem(
+            "diagnosing a PyTorch model needs trainready.torch.diagnose "
+            f"({one_line(str(exc), 160)})"
+        ) from None
+    return diagnose(model, X, y, loss_fn=loss_fn, rng=seed)
 
-            diag = diagnose(model, X, y, rng=seed)
-    except UsageProblem:
-        raise
-    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        raise UsageProblem(f"{where}: {one_line(str(message))}") from None
-    audit = getattr(diag, "audit", None)
-    if audit is None:
+
+def _as_tensor_batch(model: Any, X: Any) -> Any:
+    """A NumPy batch for a torch model becomes a tensor of the model's dtype (said in a note)."""
+    import numpy as np
+    import torch
+
+    if not isinstance(X, np.ndarray):
+        return X
+    first = next(iter(model.parameters()), None)
+    dtype = first.dtype if first is not None else torch.get_default_dtype()
+    warnings.warn(
+        f"X is a NumPy array: the doctor converted it to a {str(dtype).replace('torch.', '')} "
+        "tensor for the PyTorch model",
+        UserWarning,
+        stacklevel=2,
+    )
+    return torch.as_tensor(X, dtype=dtype)
+
+
+def _run_torch(value: tuple[Any, ...], where: Target, loss: str | None, seed: int) -> DoctorResult:
+    model, X = value[0], _as_tensor_batch(value[0], value[1])
+    y = value[2] if len(value) >= 3 else None
+    fn: Any = None
+    target: Any = None
+    name: str | None = None
+    why: str | None = None
+    with user_code(where.path, f"{where.label}: diagnosing the model"):
+        if len(value) == 4:
+            if not callable(value[3]):
+                raise UsageProblem(
+                    f"{where.label}() returned (model, X, y, loss_fn) whose loss_fn is a "
+                    f"{type(value[3]).__name__}; it must be a function (output, y) -> scalar tensor"
+                )
+            if loss is not None:
+                raise UsageProblem(
+                    f"--loss {loss} and a loss_fn from {where.label}() both choose the loss; "
+                    "drop one"
+                )
+            fn, target, name, why = value[3], y, "yours", f"your loss_fn from {where.label}()"
+        elif y is not None:
+            choice = choose_torch_loss(model, X, y, loss)
+            fn, target, name, why = choice.fn, choice.target, choice.name, choice.why
+        elif loss is not None:
+            raise UsageProblem(
+                f"--loss {loss} needs a target: return (model, X, y) from {where.label}()"
+            )
+        diag = torch_diagnose(model, X, target, fn, seed)
+    return DoctorResult(diag, getattr(diag, "audit", None), where, name, why)
+
+
+def _run_numpy(value: tuple[Any, ...], where: Target, loss: str | None, seed: int) -> DoctorResult:
+    model, X = value[0], value[1]
+    y = value[2] if len(value) >= 3 else None
+    if not all(hasattr(model, a) for a in ("params", "activations", "output")):
+        raise UsageProblem(
+            f"{where.label}() returned a model of type {type(model).__name__}; the doctor needs "
+            "a trainready.nn.MLP (or an object with params, activations and output) or a "
+            "torch.nn.Module"
+        )
+    if len(value) == 4:
+        raise UsageProblem(
+            f"{where.label}() returned a loss_fn for a {type(model).__name__}: a loss_fn is for "
+            "PyTorch models; the reference network uses its output's own loss"
+        )
+    own = LOSS_OF_OUTPUT.get(str(model.output))
+    if loss is not None and (y is None or own is None or Loss(loss) is not own):
+        raise UsageProblem(
+            f"--loss {loss} does not apply: a {type(model).__name__} with a {model.output} "
+            f"output trains with {words(own) if own else 'its own loss'}"
+            + ("" if y is not None else f", and needs y: return (model, X, y) from {where.label}()")
+        )
+    from ..signal import diagnose
+
+    with user_code(where.path, f"{where.label}: diagnosing the model"):
+        diag = diagnose(model, X, y, rng=seed)
+    name = own.value if y is not None and own is not None else None
+    why = (
+        f"{words(own)}, the loss of the network's {model.output} output"
+        if name is not None and own is not None
+        else None
+    )
+    return DoctorResult(diag, getattr(diag, "audit", None), where, name, why)
+
+
+def run_doctor(target: str, loss: str | None, seed: int) -> DoctorResult:
+    """Call the target and diagnose; return the :class:`DoctorResult`."""
+    value, where = call_target(target, EXAMPLE)
+    if not isinstance(value, tuple | list) or len(value) not in (2, 3, 4):
+        n = f"{len(value)} items" if isinstance(value, tuple | list) else type(value).__name__
+        raise UsageProblem(
+            f"{where.label}() must return (model, X), (model, X, y) or (model, X, y, loss_fn); "
+            f"it returned {n}"
+        )
+    value = tuple(value)
+    if is_torch(value[0]):
+        result = _run_torch(value, where, loss, seed)
+    else:
+        result = _run_numpy(value, where, loss, seed)
+    if result.audit is None:
         from ..normalize import audit as run_audit
 
-        audit = run_audit(X)
-    return diag, audit, where
-
-
-def register(app: typer.Typer, guard: Callable[..., Any]) -> None:
-    """Add the ``doctor`` command to ``app``."""
-
-    @app.command("doctor", help=HELP, epilog=f"Example: {EXAMPLE} --json")
-    def doctor(
-        target: Annotated[
-            str,
-            typer.Argument(
-                metavar="FILE.py:FUNC", help="The file and the function that returns the model."
-            ),
-        ],
-        as_json: Annotated[
-            bool, typer.Option("--json", help="Print the findings as JSON.")
-        ] = False,
-        seed: Annotated[
-            int, typer.Option("--seed", help="Seed of the probe gradient and the re-runs.")
-        ] = 0,
-    ) -> None:
-        diag, audit, where = guard(run_doctor, target, seed)
-        healthy = diag.ok and audit.ok
-        if as_json:
-            out = {
-                "target": where,
-                "ok": healthy,
-                "findings": [f.to_dict() for f in diag.findings],
-                "audit": audit.to_dict(),
-                "layers": [
-                    {k: v for k, v in layer.to_dict().items()} for layer in diag.record.layers
-                ],
-            }
-            typer.echo(json.dumps(out, indent=2, default=_jsonable))
-        else:
-            typer.echo(f"{where}: {diag}")
-            typer.echo(str(audit))
-        raise typer.Exit(0 if healthy else 1)
+        with user_code(where.path, f"{where.label}: auditing X"):
+            result = DoctorResult(
+                result.diagnosis, run_audit(value[1]), where, result.loss, result.loss_why
+            )
+    return result
 
 
 def _jsonable(x: Any) -> Any:
@@ -123,3 +176,56 @@ def _jsonable(x: Any) -> Any:
     if isinstance(x, float):
         return None
     return str(x)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``doctor`` command to ``app``."""
+
+    @app.command("doctor", help=HELP, cls=Command)
+    def doctor(
+        target: Annotated[
+            str,
+            typer.Argument(
+                metavar="FILE.py:FUNC", help="The file and the function that returns the model."
+            ),
+        ],
+        loss: Annotated[
+            Loss | None,
+            typer.Option(
+                "--loss",
+                help="The loss the backward pass starts from, when FUNC returns y (default: read "
+                "from y).",
+            ),
+        ] = None,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print the findings as JSON.")
+        ] = False,
+        seed: Annotated[
+            int, typer.Option("--seed", min=0, help="Seed of the probe gradient and the re-runs.")
+        ] = 0,
+    ) -> None:
+        res, notes = guard(run_doctor, target, loss.value if loss is not None else None, seed)
+        diag, audit = res.diagnosis, res.audit
+        healthy = diag.ok and audit.ok
+        if as_json:
+            out = {
+                "target": res.where.label,
+                "ok": healthy,
+                "loss": res.loss,
+                "findings": [f.to_dict() for f in diag.findings],
+                "audit": audit.to_dict(),
+                "layers": [dict(layer.to_dict()) for layer in diag.record.layers],
+                "notes": list(notes),
+            }
+            typer.echo(json.dumps(out, indent=2, default=_jsonable))
+        else:
+            typer.echo(f"{res.where.label}: {diag}")
+            if res.loss_why is not None:
+                typer.echo(f"loss: {res.loss_why}")
+            else:
+                typer.echo(
+                    "loss: none (no y): the backward pass starts from a seeded random gradient"
+                )
+            typer.echo(str(audit))
+            print_notes(notes)
+        raise typer.Exit(0 if healthy else 1)

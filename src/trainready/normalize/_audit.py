@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,8 +100,10 @@ class AuditReport:
         return "\n".join(lines)
 
 
-def _names(idx: NDArray[np.intp], limit: int = 8) -> str:
-    shown = ", ".join(str(int(i)) for i in idx[:limit])
+def _names(idx: NDArray[np.intp], names: Sequence[str] | None = None, limit: int = 8) -> str:
+    shown = ", ".join(
+        repr(str(names[int(i)])) if names is not None else str(int(i)) for i in idx[:limit]
+    )
     return shown + (f", ... ({len(idx)} in all)" if len(idx) > limit else "")
 
 
@@ -112,6 +115,7 @@ def audit(
     offset_ratio: float = 100.0,
     center_ratio: float = 1.0,
     unit_range: tuple[float, float] = (0.1, 10.0),
+    feature_names: Sequence[str] | None = None,
 ) -> AuditReport:
     """Check that inputs are finite, centered and on one scale, and say how to fix them.
 
@@ -128,6 +132,8 @@ def audit(
             training then loses digits to the offset).
         center_ratio: flag ``uncentered`` for features with ``|mean| / std`` above this.
         unit_range: flag ``unscaled`` when the median std falls outside this range.
+        feature_names: ``(n_features,)`` names used in the messages instead of indices (e.g. a
+            CSV header); ``findings[i].features`` stays indices.
 
     Returns:
         An :class:`AuditReport`; ``report.ok`` is True when nothing was found.
@@ -143,6 +149,11 @@ def audit(
     arr, feat_axis, _ = as_float_array(X, "X", axis=axis, allow_nd=axis is not None)
     feat_axis = check_axis(arr, feat_axis, "X")
     n_feat = arr.shape[feat_axis]
+    if feature_names is not None and len(feature_names) != n_feat:
+        raise ValueError(
+            f"feature_names has {len(feature_names)} names for {n_feat} features of X; pass one "
+            "name per feature (or None)"
+        )
     rm = RunningMoments.empty(n_feat)
     rm.update(arr, feat_axis, omit=True)
     per_feature = arr.size // max(n_feat, 1)
@@ -160,7 +171,7 @@ def audit(
                 tuple(int(i) for i in nonfinite),
                 float(total),
                 0.0,
-                f"{total} NaN/inf value(s) in feature(s) {_names(nonfinite)}",
+                f"{total} NaN/inf value(s) in feature(s) {_names(nonfinite, feature_names)}",
                 "impute or drop them before training (a single NaN turns every weight into NaN); "
                 "StandardScaler(nan_policy='omit') fits around them",
             )
@@ -178,7 +189,7 @@ def audit(
                 tuple(int(i) for i in constant),
                 float(constant.size),
                 0.0,
-                f"{constant.size} constant feature(s): {_names(constant)}",
+                f"{constant.size} constant feature(s): {_names(constant, feature_names)}",
                 "drop them (they carry no information); a scaler gives them scale 1",
             )
         )
@@ -198,7 +209,8 @@ def audit(
                     ratio,
                     float(scale_ratio),
                     f"feature stds span a factor {ratio:.3g} (largest / smallest); features "
-                    f"{_names(off)} are more than 10x from the median std {med:.3g}",
+                    f"{_names(off, feature_names)} are more than 10x from the median std "
+                    f"{med:.3g}",
                     _FIX_STANDARDIZE + " (gradient descent then sees one scale, not elongated "
                     "contours)",
                 )
@@ -213,8 +225,8 @@ def audit(
                     tuple(int(i) for i in big),
                     float(z.max()),
                     float(offset_ratio),
-                    f"feature(s) {_names(big)} sit far from zero: |mean| / std up to "
-                    f"{float(z.max()):.3g}; float32 keeps only ~7 digits of such values",
+                    f"feature(s) {_names(big, feature_names)} sit far from zero: |mean| / std "
+                    f"up to {float(z.max()):.3g}; float32 keeps only ~7 digits of such values",
                     _FIX_STANDARDIZE + "; compute the statistics in float64 (trainready does)",
                 )
             )
@@ -227,7 +239,8 @@ def audit(
                     tuple(int(i) for i in unc),
                     zmax,
                     float(center_ratio),
-                    f"feature(s) {_names(unc)} are not centered: |mean| / std up to {zmax:.3g}",
+                    f"feature(s) {_names(unc, feature_names)} are not centered: |mean| / std up "
+                    f"to {zmax:.3g}",
                     "subtract the training mean (StandardScaler, or with_std=False to keep units)",
                 )
             )
