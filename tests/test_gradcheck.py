@@ -109,8 +109,9 @@ def test_default_steps_beat_the_fixed_step_by_orders_of_magnitude(problem):
     assert auto.difference < fixed.difference / 30
     assert 1e-17 < auto.noise < 1e-13  # measured, near float64 rounding
     n = sum(v.size for v in params.values())
-    # one central difference per element (2N), Richardson only where one does not clearly pass
-    assert 2 * n + 8 <= auto.evaluations <= 2.5 * n + 14
+    # two calls at theta (determinism) and one central difference per element (2N); the noise
+    # is measured (6-12 calls) and Richardson used only where an element does not clearly pass
+    assert 2 * n + 2 <= auto.evaluations <= 2.5 * n + 14
 
 
 def test_noise_is_measured_not_assumed():

@@ -163,7 +163,14 @@ def gradcheck(
     if n_free == 0:
         obj.verify_untouched()
         return _nothing_to_compare(mode, spec, f0, eps, obj.calls, notes)
-    sigma = _measure_noise(obj, generator, f0, free)
+    # Element checks with automatic steps assume the loss is as precise as its type and measure
+    # its noise only when the first differences say otherwise (saves the noise calls on small
+    # problems); probes and a fixed eps need the noise first.
+    lazy = eps is None and mode != "probe"
+    sigma = _noise_floor(obj, f0) if lazy else _measure_noise(obj, generator, f0, free)
+
+    def measure() -> float:
+        return _measure_noise(obj, generator, f0, free)
 
     report: GradcheckReport | None = None
     if mode == "probe":
@@ -178,7 +185,7 @@ def gradcheck(
             if mode == "full"
             else _sample_coords(spec.sizes, spec.offsets, g, samples, generator, free)
         )
-        res = check_coordinates(obj, g, coords, f0, sigma, eps)
+        res = check_coordinates(obj, g, coords, f0, sigma, eps, measure if lazy else None)
         excluded = res.excluded | _undefined_both(g[coords], res.numeric, notes)
         jd = judge(spec, obj.theta, g, coords, res.numeric, res.error, excluded)
         report = GradcheckReport(
@@ -389,6 +396,12 @@ def _deterministic_value(obj: Objective) -> float:
     return first
 
 
+def _noise_floor(obj: Objective, f0: float) -> float:
+    """The rounding of the loss's floating type at J: half a unit in the last place."""
+    floor_eps = MACHINE_EPS if obj.low_eps is None else obj.low_eps
+    return max(floor_eps * abs(f0) / 2, float(np.finfo(np.float64).tiny))
+
+
 def _measure_noise(
     obj: Objective, rng: np.random.Generator, f0: float, free: NDArray[np.bool_]
 ) -> float:
@@ -405,8 +418,7 @@ def _measure_noise(
     jumps are not noise.
     """
     theta = obj.theta
-    floor_eps = MACHINE_EPS if obj.low_eps is None else obj.low_eps
-    floor = max(floor_eps * abs(f0) / 2, float(np.finfo(np.float64).tiny))
+    floor = _noise_floor(obj, f0)
     estimates = []
     for _ in range(2):
         sigma = _noise_along(obj, probe_direction(rng, theta), f0)
