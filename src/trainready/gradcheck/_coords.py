@@ -215,8 +215,10 @@ def _automatic(
         if rank >= MAX_KINK_RECHECKS:
             _judge_unrechecked(obj, pts, k, ok_vals[k], g[i], i, float(h[k]), j, excluded, kinks)
             continue
+        flat_side = bool((fm1[k] == f0 and fm[k] == f0) or (fp[k] == f0 and fp1[k] == f0))
         outcome = _recheck(
-            obj, f0, float(sigma[j]), i, float(h[k]), g[i], numeric[j], error[j], ok_vals[k]
+            obj, f0, float(sigma[j]), i, float(h[k]), g[i], numeric[j], error[j], ok_vals[k],
+            flat_side,
         )
         numeric[j], error[j] = outcome.numeric, outcome.error
         excluded[j] = outcome.excluded
@@ -270,10 +272,16 @@ def _recheck(
     numeric: float,
     error: float,
     finite: bool,
+    flat_side: bool = False,
 ) -> _Outcome:
     """Richardson again at h/16 and h/256: a kink (or jump, or domain edge) further than the
     step is not crossed. Of the smooth-looking ones take the smaller error; if they disagree,
-    the smaller step (it crosses fewer kinks; several at once can fool the kink test)."""
+    the smaller step (it crosses fewer kinks; several at once can fool the kink test).
+
+    A smaller step at which the loss does not move at all is a plateau when the first step
+    left the loss exactly unchanged on one side (a jump on the other: piecewise constant), and
+    otherwise below the loss's resolution (it moves in steps coarser than that), never smooth.
+    """
     tries = []
     for factor in (16.0, 256.0):
         hs = h / factor
@@ -281,8 +289,11 @@ def _recheck(
         with np.errstate(invalid="ignore", over="ignore"):
             tries.append((hs, vals, five_point_one(f0, vals, hs, sigma)))
     usable = [t for t in tries if all(math.isfinite(v) for v in t[1])]
-    # A step at which the loss does not move at all is below its resolution, not smooth.
-    smooth = [(hs, pt) for hs, v, pt in usable if not pt.kink[0] and any(x != f0 for x in v)]
+    smooth = [
+        (hs, pt)
+        for hs, v, pt in usable
+        if not pt.kink[0] and (flat_side or any(x != f0 for x in v))
+    ]
     if len(smooth) == 2:
         (_, a), (_, b) = smooth
         agree = abs(a.estimate[0] - b.estimate[0]) <= a.error[0] + b.error[0]
@@ -397,7 +408,8 @@ def _fixed_step(
         j = int(jj)
         i = int(coords[j])
         outcome = _recheck(
-            obj, f0, float(sigma[j]), i, float(h[j]), g[i], numeric[j], error[j], finite[j]
+            obj, f0, float(sigma[j]), i, float(h[j]), g[i], numeric[j], error[j], finite[j],
+            bool(fm1[j] == f0 or fp1[j] == f0),
         )
         if outcome.kink is not None or not finite[j]:
             numeric[j], error[j] = outcome.numeric, outcome.error
