@@ -214,3 +214,14 @@ def test_report_in_headless_chromium(report: tuple[Path, str]) -> None:
     data = shot.read_bytes()
     assert png_size(data) == (1280, 5200)
     assert len(data) > 200_000  # a blank page compresses to a few kB
+
+
+def test_footer_run_time_is_the_terminals(report: tuple[Path, str]) -> None:
+    """One measured duration, printed by the terminal and written in the report's footer."""
+    out, stdout = report
+    page = (out / "index.html").read_text(encoding="utf-8")
+    footer = re.search(r'<span id="run-seconds">(\d+\.\d) s</span>', page)
+    terminal = re.search(r"·\s*(\d+\.\d) s\s*$", stdout.strip())
+    assert footer and terminal, stdout[-400:]
+    assert footer.group(1) == terminal.group(1)
+    assert float(footer.group(1)) > 0
