@@ -225,3 +225,20 @@ def test_footer_run_time_is_the_terminals(report: tuple[Path, str]) -> None:
     assert footer and terminal, stdout[-400:]
     assert footer.group(1) == terminal.group(1)
     assert float(footer.group(1)) > 0
+
+
+def test_readme_demo_claims_match_the_run(result) -> None:
+    """The numbers the README's demo section states are the demo's (same seed; the gradcheck
+    section is the same in the quick and the full run)."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    demo = text[text.index("## The demo and the command line") :]
+    ratio = re.search(r"feature stds span a factor (\S+);", demo).group(1)
+    assert ratio == f"{result.normalization.scale_ratio:.2g}".replace("e+0", "e")
+    res = result.gradcheck
+    diff = re.search(r"backprop passes \(difference ≈ 1e(-\d+)\)", demo).group(1)
+    assert int(diff) == round(np.log10(res.after_training.difference))
+    assert int(diff) == round(np.log10(res.at_init.difference))
+    n = re.search(r"wrong among ([\d,]+) parameters in under (\d+) loss calls", demo)
+    assert int(n.group(1).replace(",", "")) == res.big_n_params
+    assert res.probe_buggy.evaluations < int(n.group(2))
+    assert f"2N = {res.classic_calls:,}" in demo

@@ -19,6 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
+from numpy.typing import NDArray
+
 from ..gradcheck._hints import format_index
 from ._blocks import (
     figure_html,
@@ -119,6 +122,10 @@ def section_depth(res: DepthResult, images: Mapping[str, bytes]) -> str:
             }
         )
     healthy = [s.label for s in res.schemes if s.diagnosis.ok]
+    spread = max(
+        (float(np.max(a) / np.min(a)) for a in _hidden_stds(res, healthy) if np.min(a) > 0),
+        default=float("nan"),
+    )
     parts = [
         '<h2 id="depth">2. Vanishing and exploding signals</h2>',
         paragraph(
@@ -139,12 +146,18 @@ def section_depth(res: DepthResult, images: Mapping[str, bytes]) -> str:
             "Top: std of each hidden layer's output and the backward signal per layer, every "
             "initialization on one log axis. Bottom: the same for the initializations the doctor "
             f"judged healthy ({', '.join(healthy) or 'none'}) on a linear axis, where they can "
-            "be told apart. He (Var = 2/n) and LSUV stay flat; LeCun (Var = 1/n) halves the "
-            "variance per ReLU layer; N(0, 1) multiplies it by about n/2.",
+            "be told apart: across the layers each one's std varies by at most a factor "
+            f"{spread:.2g}. LeCun (Var = 1/n) halves the variance per ReLU layer; N(0, 1) "
+            "multiplies it by about n/2.",
         ),
         html_table(rows, numeric=("last hidden std",), classes={"doctor": verdict_class}),
     ]
     return "\n".join(parts)
+
+
+def _hidden_stds(res: DepthResult, labels: Sequence[str]) -> list[NDArray[np.float64]]:
+    """The hidden layers' activation std of the schemes named ``labels``."""
+    return [s.diagnosis.record.column("a_std")[:-1] for s in res.schemes if s.label in labels]
 
 
 def section_initialization(res: InitializationResult, images: Mapping[str, bytes]) -> str:
