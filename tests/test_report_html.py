@@ -79,7 +79,7 @@ def make_model():
 
 
 def test_own_network_section_lists_three_commands_and_three_api_calls() -> None:
-    from trainready.report._sections import OWN_NETWORK, section_own_network
+    from trainready.report._next_steps import OWN_NETWORK, section_own_network
 
     page = render_demo_html(DemoResult(Settings.make(True)), {})
     section = section_own_network()
@@ -97,7 +97,7 @@ def test_own_network_commands_run_through_the_real_entry_point(tmp_path, monkeyp
     from typer.testing import CliRunner
 
     from trainready.cli import app
-    from trainready.report._sections import OWN_NETWORK
+    from trainready.report._next_steps import OWN_NETWORK
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "model.py").write_text(MODEL_PY, encoding="utf-8")
@@ -113,7 +113,7 @@ def test_own_network_commands_run_through_the_real_entry_point(tmp_path, monkeyp
 
 def test_own_network_api_calls_run() -> None:
     import trainready as tr
-    from trainready.report._sections import OWN_NETWORK
+    from trainready.report._next_steps import OWN_NETWORK
 
     gen = np.random.default_rng(0)
     X = gen.standard_normal((32, 3))

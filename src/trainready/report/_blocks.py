@@ -4,8 +4,8 @@ Every block returns a string of HTML with all text escaped; none reads a result'
 
 Example:
     >>> from trainready.report._blocks import html_table
-    >>> html_table([{"param": "W1", "verdict": "ok"}])[:26]
-    '<table><thead><tr><th>par'
+    >>> html_table([{"param": "<W1>"}])
+    '<table><thead><tr><th>param</th></tr></thead><tbody><tr><td>&lt;W1&gt;</td></tr></tbody></table>'
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 :func:`write_demo_report` draws every figure of a :class:`trainready.demo.DemoResult`, writes the
 PNG files and one ``index.html`` that reads offline (inline CSS, ``data:`` images, no script).
 :func:`render_demo_html` returns the page as a string. The sections live in
-:mod:`trainready.report._sections`, the building blocks (:func:`img_tag`, :func:`html_table`) in
-:mod:`trainready.report._blocks`; every number on the page is read from a result's fields.
+:mod:`trainready.report._sections` (and the closing one in :mod:`trainready.report._next_steps`),
+the building blocks (:func:`img_tag`, :func:`html_table`) in :mod:`trainready.report._blocks`;
+every number on the page is read from a result's fields.
 
 Example:
     >>> from trainready.demo import run_demo                          # doctest: +SKIP
@@ -25,12 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._blocks import CSS, FIGURES, html_table, img_tag
+from ._next_steps import section_own_network
 from ._sections import (
     section_depth,
     section_gradcheck,
     section_initialization,
     section_normalization,
-    section_own_network,
 )
 
 if TYPE_CHECKING:
