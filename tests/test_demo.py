@@ -214,3 +214,37 @@ def test_report_in_headless_chromium(report: tuple[Path, str]) -> None:
     data = shot.read_bytes()
     assert png_size(data) == (1280, 5200)
     assert len(data) > 200_000  # a blank page compresses to a few kB
+
+
+def test_footer_run_time_is_the_terminals(report: tuple[Path, str]) -> None:
+    """One measured duration, printed by the terminal and written in the report's footer."""
+    out, stdout = report
+    page = (out / "index.html").read_text(encoding="utf-8")
+    footer = re.search(r'<span id="run-seconds">(\d+\.\d) s</span>', page)
+    terminal = re.search(r"·\s*(\d+\.\d) s\s*$", stdout.strip())
+    assert footer and terminal, stdout[-400:]
+    assert footer.group(1) == terminal.group(1)
+    assert float(footer.group(1)) > 0
+
+
+def test_readme_demo_claims_match_the_run(result) -> None:
+    """The numbers the README's demo section states are the demo's (same seed; the gradcheck
+    section is the same in the quick and the full run)."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    demo = text[text.index("## The demo and the command line") :]
+    ratio = re.search(r"feature stds span a factor (\S+);", demo).group(1)
+    assert ratio == f"{result.normalization.scale_ratio:.2g}".replace("e+0", "e")
+    res = result.gradcheck
+    found = re.search(
+        r"backprop passes \(difference ≈ 1e(-\d+) at\s+initialization, where (\d+) of its (\d+) "
+        r"elements cross ReLU kinks, and ≈ 1e(-\d+) after training\)",
+        demo,
+    )
+    assert int(found.group(1)) == round(np.log10(res.at_init.difference))
+    assert int(found.group(2)) == len(res.at_init.kinks)
+    assert int(found.group(3)) == res.at_init.n_params
+    assert int(found.group(4)) == round(np.log10(res.after_training.difference))
+    n = re.search(r"wrong among ([\d,]+) parameters in under (\d+) loss calls", demo)
+    assert int(n.group(1).replace(",", "")) == res.big_n_params
+    assert res.probe_buggy.evaluations < int(n.group(2))
+    assert f"2N = {res.classic_calls:,}" in demo

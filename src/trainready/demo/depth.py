@@ -9,10 +9,14 @@ Matas 2016) -- each measured and judged by :func:`trainready.diagnose`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._common import ProgressFn, Settings, notify
+
+if TYPE_CHECKING:
+    from ..signal import DeepLinear, Diagnosis
 
 __all__ = ["DepthResult", "SchemeDiagnosis", "run_depth"]
 
@@ -39,12 +43,12 @@ class SchemeDiagnosis:
 
     label: str
     scheme: str
-    diagnosis: object
+    diagnosis: Diagnosis
 
     @property
     def last_std(self) -> float:
         """Std of the last hidden layer's activations (the signal that reaches the output)."""
-        return float(self.diagnosis.record.layers[-2].a_std)  # type: ignore[attr-defined]
+        return float(self.diagnosis.record.layers[-2].a_std)
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class DepthResult:
         schemes: one :class:`SchemeDiagnosis` per initialization.
     """
 
-    linear: tuple[object, ...]
+    linear: tuple[DeepLinear, ...]
     layer_dims: tuple[int, ...]
     n_samples: int
     schemes: tuple[SchemeDiagnosis, ...]

@@ -97,6 +97,8 @@ class GradcheckResult:
         probe_buggy: probe-mode check with one element of ``W1`` 10% wrong.
         probe_bug_index: the element that was made wrong.
         seconds_per_loss: measured time of one loss call of the large network.
+        train_epochs: epochs of training between the two checks of the correct backprop.
+        l2: the L2 term's λ in the checked cost.
     """
 
     layer_dims: tuple[int, ...]
@@ -110,6 +112,8 @@ class GradcheckResult:
     probe_buggy: GradcheckReport
     probe_bug_index: tuple[int, ...]
     seconds_per_loss: float
+    train_epochs: int = TRAIN_EPOCHS
+    l2: float = L2
 
     @property
     def classic_calls(self) -> int:
@@ -284,4 +288,6 @@ def run_gradcheck(
         probe_buggy=probe_buggy,
         probe_bug_index=where,
         seconds_per_loss=per_call,
+        train_epochs=TRAIN_EPOCHS,
+        l2=L2,
     )

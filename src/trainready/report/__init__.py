@@ -1,7 +1,8 @@
 """Rendering: text tables, matplotlib figures and reports. Computing happens elsewhere.
 
 Every plotting function imports matplotlib on first use (with the Agg backend when no backend was
-chosen), returns the ``matplotlib.figure.Figure`` and never calls ``plt.show``.
+chosen), returns the ``matplotlib.figure.Figure`` and never calls ``plt.show``. Reports read the
+fields of frozen results, never their text.
 """
 
 from __future__ import annotations
