@@ -54,7 +54,7 @@ def test_torch_training_with_checks_is_bit_identical_to_without():
         )
         X, y = torch.randn(64, 4), torch.randn(64, 1)
         opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-        mon = tr.GradientMonitor.for_torch(
+        mon = tr.torch.gradient_monitor(
             lambda: torch.nn.functional.mse_loss(model(X), y), model, at=[0, 3, 8]
         )
         if with_checks:
@@ -77,6 +77,29 @@ def test_torch_training_with_checks_is_bit_identical_to_without():
     assert l1 == l0
     assert all(torch.equal(a, b) for a, b in zip(p0, p1))
     assert [e for e, _ in mon.reports] == [0, 3, 8] and mon.passed
+    assert mon.summary().splitlines()[0].startswith("step 0:")  # a torch loop counts steps
+
+
+def test_for_torch_is_a_deprecated_alias_of_the_adapter():
+    model = torch.nn.Linear(3, 1)
+    X = torch.randn(8, 3)
+    with pytest.warns(DeprecationWarning, match="gradient_monitor"):
+        mon = tr.GradientMonitor.for_torch(lambda: model(X).pow(2).mean(), model, at=[0])
+    assert mon.unit == "step" and mon.start().reports[0][1].passed
+
+
+def test_step_zero_is_checked_once():
+    calls = []
+
+    def check():
+        calls.append(1)
+        return tr.gradcheck(lambda p: float(np.sum(p["w"] ** 2)), {"w": np.ones(2)},
+                            {"w": 2 * np.ones(2)})
+
+    mon = tr.GradientMonitor(check, at=[0, 2]).start()
+    for epoch in range(3):
+        mon(epoch)  # the loop's own call at 0 must not check again
+    assert [e for e, _ in mon.reports] == [0, 2] and len(calls) == 2
 
 
 def relu6_problem(bug: bool):
@@ -133,9 +156,15 @@ def test_a_bug_that_appears_for_large_weights_passes_at_first_and_is_caught_late
     assert r1.failing[0].name in ("W1", "b1")
 
 
-def test_monitor_rejects_bad_epochs():
-    with pytest.raises(ValueError, match="epochs must be >= 0"):
-        tr.GradientMonitor(lambda: None, at=[-1])
+@pytest.mark.parametrize(
+    ("at", "exc", "got"),
+    [([-1], ValueError, "-1"), (None, TypeError, "None"), ("abc", TypeError, "str"),
+     ([0.5, 1.7], ValueError, "0.5"), ([True], ValueError, "True")],
+)
+def test_monitor_rejects_bad_epochs(at, exc, got):
+    with pytest.raises(exc, match=r"^at: expected an iterable of epochs, ints >= 0") as info:
+        tr.GradientMonitor(lambda: None, at=at)
+    assert f"got {got}" in str(info.value) and "e.g. at=[0, 100]" in str(info.value)
 
 
 # --- the regularization term on its own -------------------------------------------------------

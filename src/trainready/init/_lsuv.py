@@ -23,7 +23,7 @@ from .._validation import check_int, check_real, warn
 from ..errors import ConvergenceWarning
 from ._draw import orthogonal
 
-__all__ = ["LayerwiseModel", "LsuvRow", "LsuvTable", "lsuv", "lsuv_", "run_lsuv"]
+__all__ = ["LayerwiseModel", "LsuvRow", "LsuvTable", "lsuv", "lsuv_", "check_lsuv_options", "run_lsuv"]
 
 
 class LayerwiseModel(Protocol):
@@ -32,8 +32,9 @@ class LayerwiseModel(Protocol):
     ``layer_names()`` lists the layers in registration order (the order of the orthonormal
     start), ``call_order()`` those the forward pass calls, in that order. ``output_std(name)``
     is the std of that layer's output on the batch with every layer as it is now (use
-    :func:`trainready._stats.robust_std`: no overflow at 1e300). ``commit()`` ends the run (the
-    NumPy network takes its new weights; PyTorch restores its training flags and buffers).
+    :func:`trainready._stats.robust_std`: no overflow at 1e300). ``commit(ok)`` ends the run:
+    with ``ok`` the model keeps its new weights, without (an error) it is left as it was; the
+    NumPy network assigns its new parameters, PyTorch restores its training flags and buffers.
     """
 
     def layer_names(self) -> Sequence[str]: ...
@@ -50,7 +51,7 @@ class LayerwiseModel(Protocol):
 
     def output_std(self, name: str) -> float: ...
 
-    def commit(self) -> None: ...
+    def commit(self, ok: bool) -> None: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,22 +134,25 @@ def run_lsuv(
        batch until ``|Var - 1| < tol`` or ``max_iter`` rescalings.
 
     Raises:
-        ValueError: a layer's output is NaN or inf on the batch (the message names the fix).
+        ValueError: bad ``tol``/``max_iter``, or a layer's output is NaN or inf on the batch (the
+        message names the fix); the model is then left as it was.
 
     Warns:
         ConvergenceWarning: a layer ended outside ``|Var - 1| < tol`` (its output is constant
         zero, or ``max_iter`` was too small); its row says ``converged=False``.
     """
-    tol, max_iter = check_lsuv_options(tol, max_iter)
-    gen = as_generator(rng)
+    ok = False
     try:
+        tol, max_iter = check_lsuv_options(tol, max_iter)
+        gen = as_generator(rng)
         if orthonormal:
             for name in model.layer_names():
                 model.set_weight(name, orthogonal(model.weight_shape(name), rng=gen))
                 model.zero_bias(name)
         rows = [_rescale(model, name, tol, max_iter) for name in model.call_order()]
+        ok = True
     finally:
-        model.commit()
+        model.commit(ok)
     called = {r.name for r in rows}
     bad = [r.name for r in rows if not r.converged]
     if bad:
@@ -235,7 +239,6 @@ def lsuv_(
             f"model: expected a trainready.nn.MLP (or an object with layerwise(X)), got "
             f"{type(model).__name__}; for a torch.nn.Module use trainready.torch.lsuv_"
         )
-    check_lsuv_options(tol, max_iter)
     return run_lsuv(layerwise(X), tol=tol, max_iter=max_iter, rng=rng, orthonormal=orthonormal)
 
 

@@ -93,9 +93,10 @@ class DenseLayers:
             z, _ = Dense.forward(self._input_of(l), self.params[name], self.params[f"b{l}"])
         return robust_std(z)
 
-    def commit(self) -> None:
-        """The network takes the new parameters (in its dtype), unless ``write_back=False``."""
-        if self._write_back:
+    def commit(self, ok: bool) -> None:
+        """With ``ok``, the network takes the new parameters (in its dtype), unless
+        ``write_back=False``; without, nothing changes."""
+        if ok and self._write_back:
             self._net.params = self.params  # type: ignore[attr-defined]
 
     # -- the cached input of the layer being tuned

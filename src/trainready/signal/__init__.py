@@ -33,7 +33,7 @@ from ._diagnose import Diagnosis, diagnose
 from ._experiments import DeepLinear, compare, deep_linear
 from ._findings import Finding, Thresholds, backward_ratio, forward_ratio, judge
 from ._kinds import KINDS, Fix, Kind, Measure
-from ._mlp import MLPRecorder, Network, as_network, record
+from ._mlp import MLPRecorder, Network, as_network, record, standardize_columns
 from ._record import LayerRecord, Recorder, SignalRecord
 from ._stats import SATURATION_Z, LayerStats, duplicate_fraction, probe_gradient
 from ._verify import VERIFY_ROWS, examine
@@ -67,4 +67,5 @@ __all__ = [
     "probe_gradient",
     "record",
     "required_gain",
+    "standardize_columns",
 ]
