@@ -23,7 +23,8 @@ from typing import Any
 
 from . import datasets, errors, init, nn, normalize, signal
 from ._params import ParamSpec, params_to_vector, vector_to_params
-from .gradcheck import GradcheckReport, GradientMonitor, check_derivative, check_hvp, gradcheck
+from . import gradcheck  # the package, callable as the function gradcheck (see its docstring)
+from .gradcheck import GradcheckReport, GradientMonitor, check_derivative, check_hvp
 from .normalize import MinMaxScaler, StandardScaler, audit
 from .signal import diagnose
 

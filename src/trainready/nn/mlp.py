@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .._arrays import to_numpy
 from . import _validate as V
 from ._engine import Backprop, Workspace
 from .activations import ACTIVATIONS, Activation, get_activation
@@ -211,10 +212,7 @@ class MLP(Backprop):
             )
         out: dict[str, Array] = {}
         for name, shape in shapes.items():
-            raw = value[name]
-            if hasattr(raw, "detach") and hasattr(raw, "cpu"):
-                raw = raw.detach().cpu().numpy()
-            arr = np.asarray(raw)
+            arr = to_numpy(value[name])
             if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or np.iscomplexobj(
                 arr
             ):
