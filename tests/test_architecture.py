@@ -123,8 +123,10 @@ def test_imports_point_down() -> None:
             if target is None or _layer(module) == "facade":
                 continue
             if RANK[_layer(target)] > RANK[_layer(module)]:
-                wrong.append(f"{path.relative_to(SRC)}:{line} ({_layer(module)}) imports "
-                             f"{target} ({_layer(target)})")
+                wrong.append(
+                    f"{path.relative_to(SRC)}:{line} ({_layer(module)}) imports "
+                    f"{target} ({_layer(target)})"
+                )
     assert not wrong, "\n".join(wrong)
 
 
@@ -140,7 +142,7 @@ def test_the_core_and_the_features_have_no_import_cycle() -> None:
             if RANK[_layer(m)] > RANK["feature"]:
                 continue
             if state.get(m) == 1:
-                return path[path.index(m):] + [m]
+                return [*path[path.index(m):], m]
             if m not in state and (cycle := visit(m)):
                 return cycle
         state[n] = 2

@@ -93,8 +93,9 @@ def test_step_zero_is_checked_once():
 
     def check():
         calls.append(1)
-        return tr.gradcheck(lambda p: float(np.sum(p["w"] ** 2)), {"w": np.ones(2)},
-                            {"w": 2 * np.ones(2)})
+        return tr.gradcheck(
+            lambda p: float(np.sum(p["w"] ** 2)), {"w": np.ones(2)}, {"w": 2 * np.ones(2)}
+        )
 
     mon = tr.GradientMonitor(check, at=[0, 2]).start()
     for epoch in range(3):
@@ -158,8 +159,13 @@ def test_a_bug_that_appears_for_large_weights_passes_at_first_and_is_caught_late
 
 @pytest.mark.parametrize(
     ("at", "exc", "got"),
-    [([-1], ValueError, "-1"), (None, TypeError, "None"), ("abc", TypeError, "str"),
-     ([0.5, 1.7], ValueError, "0.5"), ([True], ValueError, "True")],
+    [
+        ([-1], ValueError, "-1"),
+        (None, TypeError, "None"),
+        ("abc", TypeError, "str"),
+        ([0.5, 1.7], ValueError, "0.5"),
+        ([True], ValueError, "True"),
+    ],
 )
 def test_monitor_rejects_bad_epochs(at, exc, got):
     with pytest.raises(exc, match=r"^at: expected an iterable of epochs, ints >= 0") as info:

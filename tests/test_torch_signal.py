@@ -219,7 +219,6 @@ def test_weight_sharing_and_frozen_layers() -> None:
 
 
 def test_errors() -> None:
-    model = nn.Linear(3, 1)
     with pytest.raises(ValueError, match="no Linear or Conv"):
         tr.torch.record(nn.ReLU(), torch.randn(4, 3))
     with pytest.raises(TypeError, match="nn.Module"):

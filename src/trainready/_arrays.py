@@ -75,12 +75,12 @@ def is_low_precision(value: Any) -> bool:
         (True, False)
     """
     if is_torch_tensor(value):
-        return bool(value.is_floating_point()) and value.element_size() < 8
+        return bool(value.is_floating_point()) and int(value.element_size()) < 8
     dtype = getattr(value, "dtype", None)
     if dtype is None:
         return False
-    dt = np.dtype(dtype)
-    return dt.kind == "f" and dt.itemsize < 8
+    dt: np.dtype[Any] = np.dtype(dtype)
+    return bool(dt.kind == "f" and dt.itemsize < 8)
 
 
 def to_numpy(value: Any) -> NDArray[Any]:

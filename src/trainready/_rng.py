@@ -42,8 +42,8 @@ def as_generator(rng: RngLike, arg: str = "rng") -> np.random.Generator:
         >>> try:
         ...     as_generator("abc")
         ... except TypeError as e:
-        ...     print(e)
-        rng: expected a numpy.random.Generator, an int seed >= 0 or None, got str ('abc'); pass e.g. rng=0 or rng=np.random.default_rng(0)
+        ...     print(str(e)[:72])
+        rng: expected a numpy.random.Generator, an int seed >= 0 or None, got st
     """
     if isinstance(rng, np.random.Generator):
         return rng

@@ -115,13 +115,13 @@ def check_real(
         TypeError: not a real number (bools included). ValueError: not finite, or out of range.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise invalid(
-            arg, "a real number", describe(value), _fix(arg, example), kind=TypeError
-        )
+        raise invalid(arg, "a real number", describe(value), _fix(arg, example), kind=TypeError)
     x = float(value)
     what = (
-        "a finite number >= 0" if positive and allow_zero
-        else "a finite number > 0" if positive
+        "a finite number >= 0"
+        if positive and allow_zero
+        else "a finite number > 0"
+        if positive
         else "a finite number"
     )
     if not math.isfinite(x) or (positive and (x < 0 or (x == 0 and not allow_zero))):
@@ -150,7 +150,9 @@ def check_choice(value: Any, arg: str, choices: Collection[str]) -> str:
     """
     if not isinstance(value, str) or value not in choices:
         listed = ", ".join(repr(c) for c in choices)
-        raise invalid(arg, f"one of {listed}", describe(value), f"pass e.g. {arg}={next(iter(choices))!r}")
+        raise invalid(
+            arg, f"one of {listed}", describe(value), f"pass e.g. {arg}={next(iter(choices))!r}"
+        )
     return value
 
 

@@ -58,8 +58,7 @@ class GradientMonitor:
 
     def __init__(self, check: CheckFn, at: Iterable[int], *, unit: str = "epoch") -> None:
         if not callable(check):
-            raise invalid("check", "a callable returning a report", describe(check),
-                          kind=TypeError)
+            raise invalid("check", "a callable returning a report", describe(check), kind=TypeError)
         if unit not in ("epoch", "step"):
             raise invalid("unit", "'epoch' or 'step'", describe(unit))
         self.check = check
@@ -139,8 +138,12 @@ def _steps(at: Any, unit: str) -> list[int]:
     steps = list(at)
     for e in steps:
         if isinstance(e, bool) or not isinstance(e, numbers.Integral) or e < 0:
-            raise invalid("at", expected, f"{describe(e)} in {describe(steps)}",
-                          f"pass whole {unit}s from 0 (before training), e.g. at=[0, 100]")
+            raise invalid(
+                "at",
+                expected,
+                f"{describe(e)} in {describe(steps)}",
+                f"pass whole {unit}s from 0 (before training), e.g. at=[0, 100]",
+            )
     return [int(e) for e in steps]
 
 

@@ -1,4 +1,4 @@
-"""Weight initializers, the gains and fans they use, ``initialize``/``init_`` for a whole MLP, and LSUV.
+"""Weight initializers, their gains and fans, ``initialize``/``init_`` for a whole MLP, and LSUV.
 
 Why initialization matters: a dense layer computes ``z = a @ W.T + b``. With independent weights
 of variance ``Var(W)`` and ``n = fan_in`` inputs, ``Var(z) = n * Var(W) * E[a^2]``. Each layer

@@ -33,6 +33,7 @@ FloatArray = NDArray[np.floating[Any]]
 #: Standard deviation of N(0, 1) truncated to [-2, 2]; Keras divides by it (VarianceScaling).
 TRUNCATED_NORMAL_STD = 0.87962566103423978
 
+
 def _dtype(dtype: DTypeLike) -> np.dtype[Any]:
     dt = np.dtype(dtype)
     if dt.kind != "f":
@@ -266,4 +267,3 @@ def orthogonal(
     if rows < cols:
         q = q.T
     return (q.reshape(dims) * g).astype(dt)
-

@@ -110,6 +110,7 @@ def required_gain(activation: str) -> float | None:
         return None
     return auto_gain(activation) ** 2 if activation != "relu" else 2.0
 
+
 def _shape(shape: Shape, *, min_ndim: int = 0) -> tuple[int, ...]:
     if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
         shape = (int(shape),)

@@ -23,7 +23,15 @@ from .._validation import check_int, check_real, warn
 from ..errors import ConvergenceWarning
 from ._draw import orthogonal
 
-__all__ = ["LayerwiseModel", "LsuvRow", "LsuvTable", "lsuv", "lsuv_", "check_lsuv_options", "run_lsuv"]
+__all__ = [
+    "LayerwiseModel",
+    "LsuvRow",
+    "LsuvTable",
+    "check_lsuv_options",
+    "lsuv",
+    "lsuv_",
+    "run_lsuv",
+]
 
 
 class LayerwiseModel(Protocol):
@@ -147,7 +155,8 @@ def run_lsuv(
         gen = as_generator(rng)
         if orthonormal:
             for name in model.layer_names():
-                model.set_weight(name, orthogonal(model.weight_shape(name), rng=gen))
+                W = orthogonal(model.weight_shape(name), rng=gen)
+                model.set_weight(name, np.asarray(W, dtype=np.float64))
                 model.zero_bias(name)
         rows = [_rescale(model, name, tol, max_iter) for name in model.call_order()]
         ok = True

@@ -122,8 +122,15 @@ class InitTable(HtmlFromSummary):
         """The table as aligned text (also ``str(table)``)."""
         head = ("layer", "type", "shape", "activation", "scheme", "std", "fan_in")
         body = [
-            (r.name, r.type, "×".join(map(str, r.shape)), r.activation, r.scheme,
-             f"{r.std:.4g}", str(r.fan_in))
+            (
+                r.name,
+                r.type,
+                "×".join(map(str, r.shape)),
+                r.activation,
+                r.scheme,
+                f"{r.std:.4g}",
+                str(r.fan_in),
+            )
             for r in self.rows
         ]
         widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
@@ -229,8 +236,9 @@ def initialize(
     gen = as_generator(rng)
     params: dict[str, FloatArray] = {}
     for l in range(1, len(dims)):
-        params[f"W{l}"] = draw_layer((dims[l], dims[l - 1]), scheme, acts[l - 1], rng=gen,
-                                     scale=scale)[0]
+        params[f"W{l}"] = draw_layer(
+            (dims[l], dims[l - 1]), scheme, acts[l - 1], rng=gen, scale=scale
+        )[0]
         params[f"b{l}"] = zeros((dims[l],))
     return params
 
@@ -278,8 +286,18 @@ def init_(model: Any, scheme: str = "auto", *, rng: RngLike = None) -> InitTable
         params[f"W{l}"] = W.astype(old.dtype)
         params[f"b{l}"] = np.zeros_like(np.asarray(params[f"b{l}"]))
         fan_in, fan_out = fans(shape)
-        rows.append(InitRow(name=f"W{l}", type="Dense", shape=shape, activation=acts[l - 1],
-                            scheme=chosen, std=std, fan_in=fan_in, fan_out=fan_out, bias=True))
+        rows.append(
+            InitRow(
+                name=f"W{l}",
+                type="Dense",
+                shape=shape,
+                activation=acts[l - 1],
+                scheme=chosen,
+                std=std,
+                fan_in=fan_in,
+                fan_out=fan_out,
+                bias=True,
+            )
+        )
     model.params = params
     return InitTable(tuple(rows))
-

@@ -56,7 +56,9 @@ class DenseLayers:
         self._X = V.check_X(X, n_in, np.dtype(np.float64))
         if self._X.shape[0] < 2:
             raise invalid(
-                "X", f"a batch of shape (n_samples >= 2, {n_in})", f"shape {self._X.shape}",
+                "X",
+                f"a batch of shape (n_samples >= 2, {n_in})",
+                f"shape {self._X.shape}",
                 "pass a representative batch of a few hundred rows",
             )
         self._net, self._write_back = net, write_back

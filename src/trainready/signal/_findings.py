@@ -198,8 +198,9 @@ def _ratio_finding(
             f"{'would take huge steps' if explode else 'would barely learn'}"
             f"{_cause(rec, 'backward')}"
         )
-    return Finding(kind=kind, layer=where, value=ratio, threshold=line, measure=measure,
-                   message=msg)
+    return Finding(
+        kind=kind, layer=where, value=ratio, threshold=line, measure=measure, message=msg
+    )
 
 
 def ratio_findings(rec: SignalRecord, th: Thresholds) -> list[Finding]:
@@ -209,14 +210,19 @@ def ratio_findings(rec: SignalRecord, th: Thresholds) -> list[Finding]:
     if bad:
         return [
             Finding(
-                kind=Kind.EXPLODING, layer=bad[0].index, value=math.inf, threshold=th.exploding,
+                kind=Kind.EXPLODING,
+                layer=bad[0].index,
+                value=math.inf,
+                threshold=th.exploding,
                 measure=Measure.NONFINITE,
                 message=f"NaN or inf from layer {bad[0].index} on: the signal overflowed float64",
             )
         ]
     out = []
-    for measure, ratio in ((Measure.FORWARD_RATIO, forward_ratio(rec)),
-                           (Measure.BACKWARD_RATIO, backward_ratio(rec))):
+    for measure, ratio in (
+        (Measure.FORWARD_RATIO, forward_ratio(rec)),
+        (Measure.BACKWARD_RATIO, backward_ratio(rec)),
+    ):
         if not math.isfinite(ratio):
             continue
         if ratio > th.exploding:
@@ -230,12 +236,19 @@ def ratio_findings(rec: SignalRecord, th: Thresholds) -> list[Finding]:
 def _check_record(rec: Any) -> SignalRecord:
     if not isinstance(rec, SignalRecord):
         raise invalid(
-            "rec", "a trainready.signal.SignalRecord", describe(rec),
-            "pass the result of trainready.signal.record(model, X)", kind=TypeError,
+            "rec",
+            "a trainready.signal.SignalRecord",
+            describe(rec),
+            "pass the result of trainready.signal.record(model, X)",
+            kind=TypeError,
         )
     if not rec.layers:
-        raise invalid("rec", "a record of at least one layer", "an empty record",
-                      "record a model that has dense layers")
+        raise invalid(
+            "rec",
+            "a record of at least one layer",
+            "an empty record",
+            "record a model that has dense layers",
+        )
     return rec
 
 
@@ -262,8 +275,11 @@ def judge(rec: SignalRecord, thresholds: Thresholds | None = None) -> list[Findi
         worst = max(sym, key=lambda r: r.duplicate_fraction)
         out.append(
             Finding(
-                kind=Kind.SYMMETRY, layer=worst.index, value=worst.duplicate_fraction,
-                threshold=th.symmetry, measure=Measure.DUPLICATE_FRACTION,
+                kind=Kind.SYMMETRY,
+                layer=worst.index,
+                value=worst.duplicate_fraction,
+                threshold=th.symmetry,
+                measure=Measure.DUPLICATE_FRACTION,
                 message=f"{worst.duplicate_fraction:.0%} of the units of layer {worst.index} are "
                 f"exact copies of another unit ({_layers_text([r.index for r in sym])}): they "
                 "compute the same function and receive the same gradient, so training can never "
@@ -276,8 +292,11 @@ def judge(rec: SignalRecord, thresholds: Thresholds | None = None) -> list[Findi
         worst = max(dead, key=lambda r: r.dead_fraction)
         out.append(
             Finding(
-                kind=Kind.DEAD_UNITS, layer=worst.index, value=worst.dead_fraction,
-                threshold=th.dead, measure=Measure.DEAD_FRACTION,
+                kind=Kind.DEAD_UNITS,
+                layer=worst.index,
+                value=worst.dead_fraction,
+                threshold=th.dead,
+                measure=Measure.DEAD_FRACTION,
                 message=f"{worst.dead_fraction:.0%} of the ReLUs of layer {worst.index} output 0 "
                 f"for every example of the batch (at or above {th.dead:.0%}: "
                 f"{_layers_text([r.index for r in dead])}); dead units pass no gradient",
@@ -290,8 +309,11 @@ def judge(rec: SignalRecord, thresholds: Thresholds | None = None) -> list[Findi
         worst = max(sat, key=lambda r: r.saturated_fraction)
         out.append(
             Finding(
-                kind=Kind.SATURATION, layer=worst.index, value=worst.saturated_fraction,
-                threshold=th.saturation, measure=Measure.SATURATED_FRACTION,
+                kind=Kind.SATURATION,
+                layer=worst.index,
+                value=worst.saturated_fraction,
+                threshold=th.saturation,
+                measure=Measure.SATURATED_FRACTION,
                 message=f"{worst.saturated_fraction:.0%} of the pre-activations of layer "
                 f"{worst.index} ({worst.activation}) are beyond ±5, where the derivative is below "
                 f"{'2e-4' if worst.activation == 'tanh' else '7e-3'} "

@@ -64,7 +64,9 @@ class Network:
 def _real(arr: NDArray[Any], name: str) -> None:
     if arr.dtype.kind not in "fiub":
         raise invalid(
-            f"model.params[{name!r}]", "a real array", f"dtype {arr.dtype}",
+            f"model.params[{name!r}]",
+            "a real array",
+            f"dtype {arr.dtype}",
             "the signal statistics need real weights (complex parameters lose their "
             "imaginary part); pass the real network",
             kind=TypeError,
@@ -157,8 +159,10 @@ def as_batch(X: Any, n_in: int) -> FloatArray:
     arr = to_numpy(X)
     if arr.ndim != 2 or arr.shape[1] != n_in or arr.shape[0] < 2:
         raise invalid(
-            "X", f"a batch of shape (n_samples >= 2, {n_in}) (rows are examples)",
-            f"shape {arr.shape}", "pass X with one row per example",
+            "X",
+            f"a batch of shape (n_samples >= 2, {n_in}) (rows are examples)",
+            f"shape {arr.shape}",
+            "pass X with one row per example",
         )
     if arr.dtype.kind not in "fiub":
         raise invalid("X", "real numbers", f"dtype {arr.dtype}", kind=TypeError)
@@ -244,7 +248,10 @@ class MLPRecorder:
             )
         _, x_std, x_rms = moments(X)
         return SignalRecord(
-            layers=layers, n_samples=int(X.shape[0]), input_std=x_std, input_rms=x_rms,
+            layers=layers,
+            n_samples=int(X.shape[0]),
+            input_std=x_std,
+            input_rms=x_rms,
             gradient_source=source,
         )
 
@@ -267,7 +274,8 @@ class MLPRecorder:
         from ..init import initialize
 
         P = dict(self.P)
-        P.update(initialize(net.layer_dims, "auto", rng=rng, activation=list(net.activations)))
+        fresh = initialize(net.layer_dims, "auto", rng=rng, activation=list(net.activations))
+        P.update({k: np.asarray(v, dtype=np.float64) for k, v in fresh.items()})
         for k in P:
             if k.startswith(("gamma", "beta")):
                 P[k] = np.full_like(P[k], 1.0 if k.startswith("gamma") else 0.0)
@@ -293,9 +301,16 @@ class MLPRecorder:
             return desc, MLPRecorder(net, view.params, X, self.y)
         if fix is Fix.LEAKY_RELU:
             acts = ["leaky_relu" if a == "relu" else a for a in net.activations]
-            leaky = MLP(net.layer_dims, activation=acts, output=net.output, init="zeros",
-                        batch_norm=net.batch_norm)
-            desc = "replace relu by leaky_relu (negative slope 0.01) and re-initialize with he_normal"
+            leaky = MLP(
+                net.layer_dims,
+                activation=acts,
+                output=net.output,
+                init="zeros",
+                batch_norm=net.batch_norm,
+            )
+            desc = (
+                "replace relu by leaky_relu (negative slope 0.01) and re-initialize with he_normal"
+            )
             return desc, MLPRecorder(leaky, self._reinit(leaky, rng), X, self.y)
         raise KeyError(fix)  # pragma: no cover - every Fix is handled above
 

@@ -50,7 +50,7 @@ _HASH = np.random.default_rng(0x5EED)  # the duplicate check's hash, not the cal
 
 
 def probe_gradient(shape: tuple[int, ...], gen: np.random.Generator) -> FloatArray:
-    """``dLoss/dout`` of the probe loss ``mean over rows of <G_i, out_i>``, ``G ~ N(0, 1)``: G / m."""
+    """``dLoss/dout`` of the probe loss ``mean over rows of <G_i, out_i>`` (``G ~ N(0, 1)``)."""
     G = gen.standard_normal(shape)
     G /= shape[0] if shape else 1
     return G
@@ -66,7 +66,9 @@ def _sample(a: NDArray[Any]) -> FloatArray:
     return np.array(flat[::step], dtype=np.float64)
 
 
-def duplicate_fraction(W: NDArray[Any], b: NDArray[Any] | None, delta: NDArray[Any] | None) -> float:
+def duplicate_fraction(
+    W: NDArray[Any], b: NDArray[Any] | None, delta: NDArray[Any] | None
+) -> float:
     """Fraction of units that copy another unit: same incoming weights and bias, same dLoss/dz.
 
     Such units compute the same function and receive the same gradient, so training never
@@ -142,7 +144,9 @@ class LayerStats:
     def activation_input(self, x: NDArray[Any], activation: str) -> None:
         """What enters the activation (after batch norm): the saturated fraction."""
         if activation in SATURATING and x.size:
-            self.stats["saturated_fraction"] = float(np.count_nonzero(np.abs(x) > SATURATION_Z)) / x.size
+            self.stats["saturated_fraction"] = (
+                float(np.count_nonzero(np.abs(x) > SATURATION_Z)) / x.size
+            )
 
     def activation_output(self, a: NDArray[Any], activation: str) -> None:
         """The activation's output: its moments, sample and (ReLU) dead fraction."""

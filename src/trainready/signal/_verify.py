@@ -68,7 +68,7 @@ def _measure(f: Finding, rec: SignalRecord) -> float:
         Measure.SATURATED_FRACTION: "saturated_fraction",
         Measure.DUPLICATE_FRACTION: "duplicate_fraction",
     }[m]
-    return max(getattr(r, column) for r in rec.layers)
+    return max(float(getattr(r, column)) for r in rec.layers)
 
 
 def _passes(f: Finding, rec: SignalRecord, th: Thresholds) -> bool:
@@ -96,8 +96,9 @@ def _describe(f: Finding, before: SignalRecord, after: SignalRecord, value: floa
     return f"{label} {f.value:.0%} → {value:.0%}"
 
 
-def _verify(f: Finding, trials: _Trials, before: SignalRecord, th: Thresholds,
-            unnormalized: bool) -> Finding:
+def _verify(
+    f: Finding, trials: _Trials, before: SignalRecord, th: Thresholds, unnormalized: bool
+) -> Finding:
     candidates = _CANDIDATES.get(f.kind, ())
     if unnormalized and f.kind in _WITH_INPUTS:
         candidates = ((Fix.STANDARDIZE, Fix.REINIT), *candidates)
@@ -107,7 +108,10 @@ def _verify(f: Finding, trials: _Trials, before: SignalRecord, th: Thresholds,
         value = _measure(f, rec)
         ok = _passes(f, rec, th)
         cand = dataclasses.replace(
-            f, fix=f"{desc}: {_describe(f, before, rec, value)}", fix_value=value, verified=ok,
+            f,
+            fix=f"{desc}: {_describe(f, before, rec, value)}",
+            fix_value=value,
+            verified=ok,
             applied=fixes,
         )
         if ok:
@@ -129,9 +133,13 @@ def _input_finding(report: Any, trials: _Trials | None, before: SignalRecord) ->
         f"{a.message} (input audit: {a.kind}; features {list(a.features)[:8]})" for a in found
     )
     finding = Finding(
-        kind=Kind.UNNORMALIZED_INPUT, layer=0, value=float(worst.value),
-        threshold=float(worst.threshold), measure=Measure.INPUT_AUDIT,
-        quantity=f"input audit: {', '.join(kinds)}", message=message,
+        kind=Kind.UNNORMALIZED_INPUT,
+        layer=0,
+        value=float(worst.value),
+        threshold=float(worst.threshold),
+        measure=Measure.INPUT_AUDIT,
+        quantity=f"input audit: {', '.join(kinds)}",
+        message=message,
         fix=worst.fix if trials is None else "",
     )
     if trials is None:

@@ -218,8 +218,15 @@ def init_(
         fan_in, fan_out = fans(shape)
         rows.append(
             InitRow(
-                name=name, type=type(layer).__name__, shape=shape, activation=act, scheme=chosen,
-                std=std, fan_in=fan_in, fan_out=fan_out, bias=bias is not None,
+                name=name,
+                type=type(layer).__name__,
+                shape=shape,
+                activation=act,
+                scheme=chosen,
+                std=std,
+                fan_in=fan_in,
+                fan_out=fan_out,
+                bias=bias is not None,
             )
         )
     if not rows:
@@ -249,7 +256,9 @@ def run_module(module: torch.nn.Module, batch: Any) -> Any:
         elif first is not None:
             wants = f" (its first {type(first).__name__} takes {first.in_channels} channels)"
         raise invalid(
-            "X", f"a batch that the model accepts{wants}", describe(batch),
+            "X",
+            f"a batch that the model accepts{wants}",
+            describe(batch),
             f"pass a batch of that shape (torch said: {str(exc).splitlines()[0][:200]})",
         ) from exc
 
@@ -269,12 +278,16 @@ def as_batch(batch: Any, module: torch.nn.Module, *, min_rows: int = 1) -> Any:
     if isinstance(batch, torch.Tensor) and batch.is_floating_point():
         if batch.ndim and batch.shape[0] < min_rows:
             raise invalid(
-                "X", f"a batch of {min_rows} rows or more (rows are examples)",
-                f"shape {tuple(batch.shape)}", "pass a representative batch of many rows",
+                "X",
+                f"a batch of {min_rows} rows or more (rows are examples)",
+                f"shape {tuple(batch.shape)}",
+                "pass a representative batch of many rows",
             )
         if not bool(torch.isfinite(batch).all()):
             raise invalid(
-                "X", "finite values", "NaN or inf in the batch",
+                "X",
+                "finite values",
+                "NaN or inf in the batch",
                 "remove or impute them (see trainready.normalize.audit)",
             )
     return batch

@@ -44,8 +44,11 @@ def pick_loss(out: Any, y: Any) -> str:
     """
     if not isinstance(y, torch.Tensor) or not isinstance(out, torch.Tensor):
         raise invalid(
-            "y", "a tensor of targets (or pass loss=)", describe(y),
-            "pass y as a torch tensor, or loss=your_loss_fn(output, y)", kind=TypeError,
+            "y",
+            "a tensor of targets (or pass loss=)",
+            describe(y),
+            "pass y as a torch tensor, or loss=your_loss_fn(output, y)",
+            kind=TypeError,
         )
     if not y.is_floating_point() and not y.is_complex() and y.dtype != torch.bool:
         if out.ndim >= 2 and out.shape[0] == y.shape[0] and out.shape[1] >= 2:
@@ -54,8 +57,10 @@ def pick_loss(out: Any, y: Any) -> str:
         binary = bool(((y == 0) | (y == 1)).all())
         return "bce" if binary and out.numel() == out.shape[0] else "mse"
     raise invalid(
-        "y", f"integer classes for an output of shape (n, classes), or floats of the output's "
-        f"shape {tuple(out.shape)}", f"{y.dtype} of shape {tuple(y.shape)}",
+        "y",
+        f"integer classes for an output of shape (n, classes), or floats of the output's "
+        f"shape {tuple(out.shape)}",
+        f"{y.dtype} of shape {tuple(y.shape)}",
         "pass loss= (a callable loss(output, y), or 'cross_entropy', 'mse', 'bce')",
     )
 
@@ -66,10 +71,19 @@ def resolve_loss(loss: LossLike, out: Any, y: Any) -> LossFn:
         return LOSSES[pick_loss(out, y)]
     if isinstance(loss, str):
         if loss not in LOSSES:
-            raise invalid("loss", f"one of {', '.join(map(repr, LOSSES))} or a callable",
-                          repr(loss), "pass e.g. loss='cross_entropy'")
+            raise invalid(
+                "loss",
+                f"one of {', '.join(map(repr, LOSSES))} or a callable",
+                repr(loss),
+                "pass e.g. loss='cross_entropy'",
+            )
         return LOSSES[loss]
     if not callable(loss):
-        raise invalid("loss", "a callable loss(output, y) -> scalar tensor", describe(loss),
-                      "pass e.g. loss=torch.nn.CrossEntropyLoss()", kind=TypeError)
+        raise invalid(
+            "loss",
+            "a callable loss(output, y) -> scalar tensor",
+            describe(loss),
+            "pass e.g. loss=torch.nn.CrossEntropyLoss()",
+            kind=TypeError,
+        )
     return loss

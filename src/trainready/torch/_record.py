@@ -177,9 +177,12 @@ def _checked_module(module: Any) -> dict[int, str]:
     for n, p in module.named_parameters():
         if p.is_complex():
             raise invalid(
-                f"module parameter {n!r}", "a real floating tensor", f"dtype {p.dtype}",
+                f"module parameter {n!r}",
+                "a real floating tensor",
+                f"dtype {p.dtype}",
                 "the signal statistics need real weights (complex values would lose their "
-                "imaginary part)", kind=TypeError,
+                "imaginary part)",
+                kind=TypeError,
             )
     return layers
 
@@ -187,8 +190,11 @@ def _checked_module(module: Any) -> dict[int, str]:
 def deprecated_aliases(y: Any, loss: Any, target: Any, loss_fn: Any) -> tuple[Any, Any]:
     """``target=``/``loss_fn=`` (the old names) as ``y``/``loss``, with a DeprecationWarning."""
     if target is not None:
-        warnings.warn("target= is deprecated: pass the targets as y (the third argument)",
-                      DeprecationWarning, stacklevel=3)
+        warnings.warn(
+            "target= is deprecated: pass the targets as y (the third argument)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
         y = target if y is None else y
     if loss_fn is not None:
         warnings.warn("loss_fn= is deprecated: pass loss=", DeprecationWarning, stacklevel=3)
@@ -262,7 +268,11 @@ def record(
                 )
             if y is not None:
                 fn = resolve_loss(loss, out, y)
-                t = y.to(torch.float64) if isinstance(y, torch.Tensor) and y.is_floating_point() else y
+                t = (
+                    y.to(torch.float64)
+                    if isinstance(y, torch.Tensor) and y.is_floating_point()
+                    else y
+                )
                 value, source = fn(out, t), "loss"
             else:
                 if not isinstance(out, torch.Tensor) or not out.is_floating_point():
@@ -285,8 +295,12 @@ def record(
                 gW, gb = gmap.get(f"{c.base}.weight"), gmap.get(f"{c.base}.bias")
                 records.append(
                     c.stats.finish(
-                        weight_grad_norm=float(torch.linalg.vector_norm(gW)) if gW is not None else 0.0,
-                        bias_grad_norm=float(torch.linalg.vector_norm(gb)) if gb is not None else 0.0,
+                        weight_grad_norm=float(torch.linalg.vector_norm(gW))
+                        if gW is not None
+                        else 0.0,
+                        bias_grad_norm=float(torch.linalg.vector_norm(gb))
+                        if gb is not None
+                        else 0.0,
                     )
                 )
             x0 = first_float(batch)
@@ -296,6 +310,9 @@ def record(
             for h in handles:
                 h.remove()
     return SignalRecord(
-        layers=tuple(records), n_samples=n_samples, input_std=x_std, input_rms=x_rms,
+        layers=tuple(records),
+        n_samples=n_samples,
+        input_std=x_std,
+        input_rms=x_rms,
         gradient_source=source,
     )
