@@ -367,11 +367,15 @@ def test_mlp_gradcheck_says_which_term_is_wrong(monkeypatch):
     net = tr.nn.MLP([2, 6, 1], activation="tanh", output="sigmoid", init="he", l2=0.5, rng=0)
     original = type(net)._cost_grads
 
+    seen_l2 = set()
+
     def doubled_l2(self, params, X, Y, **kw):  # inject: the L2 gradient counted twice
+        seen_l2.add(self.l2)  # the network's own setting, during every call of the check
         cost, grads = original(self, params, X, Y, **kw)
-        if grads is not None and self.l2:
+        lam = self.l2 if kw.get("l2") is None else kw["l2"]
+        if grads is not None and lam:
             grads = {
-                k: (v + self.l2 / X.shape[0] * params[k] if k.startswith("W") else v)
+                k: (v + lam / X.shape[0] * params[k] if k.startswith("W") else v)
                 for k, v in grads.items()
             }
         return cost, grads
@@ -380,4 +384,4 @@ def test_mlp_gradcheck_says_which_term_is_wrong(monkeypatch):
     rep = net.gradcheck(data.X_train[:50], data.y_train[:50], mode="full")
     assert rep.verdict == "wrong"
     assert any("the L2 term's gradient is wrong" in n for n in rep.notes), rep.notes
-    assert net.l2 == 0.5  # restored
+    assert net.l2 == 0.5 and seen_l2 == {0.5}  # the term split never changes the network

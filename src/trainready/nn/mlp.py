@@ -399,14 +399,10 @@ class MLP(Backprop):
 
         from ..gradcheck import check_terms
 
-        l2 = self.l2
-
         def run(p: Mapping[str, Array], need: bool, with_l2: bool) -> Any:
-            self.l2 = l2 if with_l2 else 0.0
-            try:
-                return self._cost_grads(p, X64, Y64, train=True, need_grads=need)
-            finally:
-                self.l2 = l2
+            # the L2 strength is an argument of the engine: the network is never changed
+            l2 = self.l2 if with_l2 else 0.0
+            return self._cost_grads(p, X64, Y64, train=True, need_grads=need, l2=l2)
 
         def data_loss(p: Mapping[str, Array]) -> float:
             return float(run(p, False, False)[0])
