@@ -142,7 +142,7 @@ def test_the_core_and_the_features_have_no_import_cycle() -> None:
             if RANK[_layer(m)] > RANK["feature"]:
                 continue
             if state.get(m) == 1:
-                return [*path[path.index(m):], m]
+                return [*path[path.index(m) :], m]
             if m not in state and (cycle := visit(m)):
                 return cycle
         state[n] = 2
@@ -196,3 +196,25 @@ def test_the_checks_catch_what_they_forbid(tmp_path: Path) -> None:
     assert _layer(_owner("trainready.torch.record", set(MODULES)) or "") == "adapter"
     assert _SNIFF.search(bad.read_text())
     assert _DYNAMIC.search('importlib.import_module("trainready.torch")')
+
+
+def test_the_gradcheck_package_is_not_shadowed_by_the_function() -> None:
+    import inspect
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, trainready as tr, trainready.gradcheck\n"
+        "assert trainready.gradcheck.numeric_gradient is not None\n"
+        "rep = tr.gradcheck(lambda p: float(np.sum(p['w'] ** 2)), {'w': np.ones(3)},"
+        " {'w': 2 * np.ones(3)})\n"
+        "assert rep.passed\n"
+        "from trainready.gradcheck import gradcheck\n"
+        "assert gradcheck(lambda p: float(np.sum(p['w'])), {'w': np.ones(2)},"
+        " {'w': np.ones(2)}).passed\n"
+    )
+    env_src = str(SRC.parent)
+    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": env_src})
+    import trainready as tr
+
+    assert list(inspect.signature(tr.gradcheck).parameters)[:3] == ["loss", "params", "grads"]

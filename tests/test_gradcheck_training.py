@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -385,3 +387,14 @@ def test_mlp_gradcheck_says_which_term_is_wrong(monkeypatch):
     assert rep.verdict == "wrong"
     assert any("the L2 term's gradient is wrong" in n for n in rep.notes), rep.notes
     assert net.l2 == 0.5 and seen_l2 == {0.5}  # the term split never changes the network
+
+
+def test_assert_gradients_failure_points_at_the_callers_line():
+    from trainready.testing import assert_gradients
+
+    with pytest.raises(AssertionError) as info:
+        assert_gradients(
+            lambda p: float(np.sum(p["w"] ** 2)), {"w": np.ones(3)}, {"w": 3 * np.ones(3)}
+        )
+    shown = info.traceback.filter(info)  # what pytest prints
+    assert shown[-1].path == Path(__file__) and "assert_gradients(" in str(shown[-1].statement)

@@ -48,7 +48,8 @@ def is_torch_tensor(value: Any) -> bool:
 
 def is_pandas(value: Any) -> bool:
     """True for a pandas DataFrame or Series."""
-    return "pandas" in sys.modules and type(value).__module__.startswith("pandas.")
+    module = type(value).__module__
+    return "pandas" in sys.modules and (module == "pandas" or module.startswith("pandas."))
 
 
 def is_dask_array(value: Any) -> bool:

@@ -120,6 +120,9 @@ class LsuvTable(HtmlFromSummary):
             lines.append(f"skipped (never called): {', '.join(self.skipped)}")
         return "\n".join(lines)
 
+    def __str__(self) -> str:
+        return self.summary()
+
 
 def check_lsuv_options(tol: Any, max_iter: Any) -> tuple[float, int]:
     """Validate LSUV's ``tol`` and ``max_iter`` (one message grammar for both halves)."""
