@@ -277,16 +277,12 @@ def test_torch_doctor_refuses_one_row_and_converts_numpy() -> None:
 
 
 def test_complex_parameters_are_refused_on_both_halves() -> None:
-    class Complex:
-        params = {"W1": np.ones((2, 3), complex), "b1": np.zeros(2)}
-        activations = ()
-        output = "linear"
-
+    model = tr.signal.Network({"W1": np.ones((2, 3), complex), "b1": np.zeros(2)}, (), "linear")
+    duck = type("Duck", (), {"params": model.params, "activations": (), "output": "linear"})
     with pytest.raises(TypeError, match=r"W1.*complex"):
-        tr.diagnose(Complex(), np.ones((4, 3)))
-    model = nn.Linear(3, 2).to(torch.complex64)
+        tr.diagnose(duck(), np.ones((4, 3)))
     with pytest.raises(TypeError, match="complex"):
-        tr.torch.diagnose(model, torch.randn(4, 3))
+        tr.torch.diagnose(nn.Linear(3, 2).to(torch.complex64), torch.randn(4, 3))
 
 
 # ---------------------------------------------------------------------- one API, two halves
