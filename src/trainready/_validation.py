@@ -167,7 +167,7 @@ def warn(text: str, category: type[Warning]) -> None:
         >>> w[0].filename.endswith("_validation.py")
         False
     """
-    level, frame = 1, sys._getframe(1)
+    level, frame = 2, sys._getframe(1)  # 1 is this function, 2 its caller
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         frame = frame.f_back  # type: ignore[assignment]
         level += 1
