@@ -72,7 +72,9 @@ def normal(
         (3, 4)
     """
     scale = _positive(scale, "scale")
-    return (as_generator(rng).standard_normal(_shape(shape)) * scale).astype(_dtype(dtype))
+    out = as_generator(rng).standard_normal(_shape(shape))
+    out *= scale  # in place: one array of draws, no copies (52M draws for a 50x1024 network)
+    return out.astype(_dtype(dtype), copy=False)
 
 
 def uniform(

@@ -172,10 +172,12 @@ class Backprop:
         ws: Workspace | None = None,
         l2: float | None = None,
         watch: Watcher | None = None,
+        weight_grads: bool = True,
     ) -> dict[str, Array]:
         """Gradients of the cost given ``dz`` = d cost / d logits (may be overwritten).
 
-        ``l2`` overrides the network's L2 strength (the gradient check's term split uses 0)."""
+        ``l2`` overrides the network's L2 strength (the gradient check's term split uses 0);
+        ``weight_grads=False`` skips the weight gradients (they are left out of the result)."""
         grads: dict[str, Array] = {}
         m = tape.m
         dtype = dz.dtype
@@ -191,12 +193,14 @@ class Backprop:
                 W,
                 need_dx=l > 1,
                 dx_out=_buffer(ws, ("dx", l), (m, n_in), dtype) if l > 1 else None,
-                dW_out=_buffer(ws, ("dW", l), W.shape, dtype),
+                dW_out=_buffer(ws, ("dW", l), W.shape, dtype) if weight_grads else None,
                 db_out=_buffer(ws, ("db", l), (W.shape[0],), dtype),
+                need_dW=weight_grads,
             )
-            if lam and m:
-                dW += (lam / m) * W
-            grads[f"W{l}"] = dW
+            if weight_grads:
+                if lam and m:
+                    dW += (lam / m) * W
+                grads[f"W{l}"] = dW
             grads[f"b{l}"] = db
             if dx is None:
                 break

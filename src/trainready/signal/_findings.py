@@ -119,8 +119,12 @@ _FLOAT_FIELDS = tuple(
 def is_nonfinite(r: LayerRecord) -> bool:
     """Whether a layer overflowed: its flag, or any of its statistics is NaN or inf."""
     return r.nonfinite or not all(
-        math.isfinite(getattr(r, k)) for k in _FLOAT_FIELDS if k != "grad_weight_ratio"
+        math.isfinite(getattr(r, k)) for k in _FLOAT_FIELDS if k not in _NOT_JUDGED
     )
+
+
+# gradient norms of the weights: not judged (NaN in the verification records, which skip them)
+_NOT_JUDGED = ("grad_weight_ratio", "weight_grad_norm", "bias_grad_norm")
 
 
 def forward_ratio(rec: SignalRecord) -> float:

@@ -102,17 +102,22 @@ class LayerRecord:
         stats: Mapping[str, Any],
         duplicate_fraction: float,
         weight_norm: float,
-        weight_grad_norm: float,
-        bias_grad_norm: float,
+        weight_grad_norm: float | None,
+        bias_grad_norm: float | None,
         delta_norm: float,
         delta_size: int,
     ) -> LayerRecord:
         """Build a record from a layer's forward ``stats`` and norms (any framework's).
 
         ``stats`` holds z_mean, z_std, z_rms, a_mean, a_std, a_rms, dead_fraction,
-        saturated_fraction, nonfinite and sample; the ratios are derived here.
+        saturated_fraction, nonfinite and sample; the ratios are derived here. Gradient norms
+        of None were not measured (the doctor's verification records): they become NaN and do
+        not count as non-finite.
         """
-        wn, gW = weight_norm, weight_grad_norm
+        wn = weight_norm
+        measured = weight_grad_norm is not None
+        gW = math.nan if weight_grad_norm is None else weight_grad_norm
+        gb = math.nan if bias_grad_norm is None else bias_grad_norm
         return cls(
             index=index,
             name=name,
@@ -134,9 +139,11 @@ class LayerRecord:
             delta_norm=delta_norm,
             weight_norm=wn,
             weight_grad_norm=gW,
-            bias_grad_norm=bias_grad_norm,
+            bias_grad_norm=gb,
             grad_weight_ratio=gW / wn if wn > 0 else (math.inf if gW > 0 else 0.0),
-            nonfinite=stats["nonfinite"] or not (math.isfinite(gW) and math.isfinite(delta_norm)),
+            nonfinite=stats["nonfinite"]
+            or not math.isfinite(delta_norm)
+            or (measured and not math.isfinite(gW)),
             sample=stats["sample"],
         )
 
@@ -189,8 +196,10 @@ class Recorder(Protocol):
 
     ``record(rng)`` runs the batch forward and a gradient backward (the loss against the
     targets, or a seeded probe gradient) and returns the :class:`SignalRecord`; the model is
-    left unchanged. ``head(k)`` is the same model on the first ``k`` rows (fixes are verified
-    on a head, the same rule for every adapter). ``features()`` is the batch as a
+    left unchanged. ``weight_grads=False`` may skip the weight-gradient norms (NaN then), which
+    the judgement does not read: fix verification asks for that. ``head(k)`` is the same
+    model on the first ``k`` rows (fixes are verified on a head, the same rule for every
+    adapter). ``features()`` is the batch as a
     ``(rows, features)`` float64 matrix for the input audit (None when there is none), and
     ``feature_word`` says what a feature is (``"feature"``, ``"channel"``).
     ``apply(fix, rng)`` returns a description of the change, in the words of this framework,
@@ -202,7 +211,7 @@ class Recorder(Protocol):
     @property
     def n_rows(self) -> int: ...
 
-    def record(self, rng: RngLike) -> SignalRecord: ...
+    def record(self, rng: RngLike, *, weight_grads: bool = True) -> SignalRecord: ...
 
     def head(self, k: int) -> Recorder: ...
 

@@ -56,7 +56,12 @@ def probe_gradient(shape: tuple[int, ...], gen: np.random.Generator) -> FloatArr
     return G
 
 
-def _units_first(x: NDArray[Any], unit_axis: int) -> NDArray[Any]:
+def _units_first(
+    x: NDArray[Any], unit_axis: int, units: NDArray[Any] | None = None
+) -> NDArray[Any]:
+    """``(units, everything else)``; only the rows ``units`` when given (no full copy)."""
+    if units is not None:
+        x = np.take(x, units, axis=unit_axis)
     return np.moveaxis(x, unit_axis, 0).reshape(x.shape[unit_axis], -1)
 
 
@@ -67,13 +72,17 @@ def _sample(a: NDArray[Any]) -> FloatArray:
 
 
 def duplicate_fraction(
-    W: NDArray[Any], b: NDArray[Any] | None, delta: NDArray[Any] | None
+    W: NDArray[Any],
+    b: NDArray[Any] | None,
+    delta: NDArray[Any] | None,
+    unit_axis: int = 0,
 ) -> float:
     """Fraction of units that copy another unit: same incoming weights and bias, same dLoss/dz.
 
     Such units compute the same function and receive the same gradient, so training never
-    makes them differ. ``W`` is ``(units, fan_in)``, ``b`` ``(units,)``, ``delta`` ``(units, *)``
-    (None: compare weights and biases only). Rows are hashed by a random projection, then
+    makes them differ. ``W`` is ``(units, fan_in)``, ``b`` ``(units,)``, ``delta`` has the
+    units on ``unit_axis`` (None: compare weights and biases only). Rows are hashed by a
+    random projection, then
     compared exactly (weights, bias) and to 1e-9 of the layer's largest value (``delta``, which
     BLAS may round differently per column), so the cost is O(units * fan_in).
 
@@ -99,9 +108,10 @@ def duplicate_fraction(
     equal = np.all(W[cand] == W[rep], axis=1)
     if b is not None:
         equal &= b[cand] == b[rep]
-    if delta is not None and delta.size:
+    if delta is not None and delta.size and equal.any():
         scale = float(np.max(np.abs(delta))) if np.all(np.isfinite(delta)) else math.inf
-        gap = np.max(np.abs(delta[cand] - delta[rep]), axis=1) if delta.shape[1] else 0.0
+        dc, dr = _units_first(delta, unit_axis, cand), _units_first(delta, unit_axis, rep)
+        gap = np.max(np.abs(dc - dr), axis=1) if dc.shape[1] else np.zeros(len(cand))
         equal &= gap <= 1e-9 * scale
     return float(np.count_nonzero(equal) / n)
 
@@ -153,7 +163,8 @@ class LayerStats:
         am, as_, ar = moments(a)
         self.stats.update(a_mean=am, a_std=as_, a_rms=ar, sample=_sample(a))
         if activation in DEAD and a.size:
-            alive = (_units_first(a, self.unit_axis) > 0).any(axis=1)
+            others = tuple(i for i in range(a.ndim) if i != self.unit_axis % a.ndim)
+            alive = np.any(a > 0, axis=others)
             self.stats["dead_fraction"] = float(np.count_nonzero(~alive)) / alive.size
         self.stats["nonfinite"] = self.stats.get("nonfinite", False) or not math.isfinite(ar)
         self.activation = activation
@@ -165,11 +176,12 @@ class LayerStats:
             return
         self.delta_norm, self.delta_size = fro(d), int(d.size)
         if self.hidden:
-            units = _units_first(d, self.unit_axis)
-            self.duplicates = duplicate_fraction(self.W, self.b, units)
+            self.duplicates = duplicate_fraction(self.W, self.b, d, self.unit_axis % d.ndim)
 
-    def finish(self, *, weight_grad_norm: float, bias_grad_norm: float) -> LayerRecord:
-        """The layer's record."""
+    def finish(
+        self, *, weight_grad_norm: float | None, bias_grad_norm: float | None
+    ) -> LayerRecord:
+        """The layer's record (None: that norm was not measured, NaN in the record)."""
         return LayerRecord.from_norms(
             index=self.index,
             name=self.name,

@@ -51,7 +51,11 @@ class _Trials:
             for fix in fixes:
                 desc, rec = rec.apply(fix, self.rng)
                 words.append(desc)
-            self.cache[fixes] = (", and ".join(words), rec, rec.record(self.rng))
+            self.cache[fixes] = (
+                ", and ".join(words),
+                rec,
+                rec.record(self.rng, weight_grads=False),
+            )
         return self.cache[fixes]
 
 

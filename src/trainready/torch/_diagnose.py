@@ -80,7 +80,8 @@ class ModuleRecorder:
         x0 = first_float(self.batch)
         return int(x0.shape[0]) if x0 is not None and x0.ndim else 1
 
-    def record(self, rng: RngLike) -> Any:
+    def record(self, rng: RngLike, *, weight_grads: bool = True) -> Any:
+        # autograd gives the weight gradients with dLoss/dz at no saving: always measured
         return record(self.module, self.batch, self.y, loss=self.loss, rng=rng)
 
     def head(self, k: int) -> ModuleRecorder:
