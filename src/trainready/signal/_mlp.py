@@ -10,8 +10,8 @@ arrays to :class:`~trainready.signal._stats.LayerStats`; no forward pass is writ
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,18 +183,38 @@ def standardize_columns(X: FloatArray) -> FloatArray:
     return np.asarray((X - mean) / std, dtype=np.float64)
 
 
+class _Drawn(Mapping[str, FloatArray]):
+    """Parameters whose weights are still being drawn: reading one waits for its draw, so the
+    forward pass of layer l overlaps the draws of the layers after it."""
+
+    def __init__(self, ready: dict[str, FloatArray], pending: dict[str, Future[FloatArray]]):
+        self.ready, self.pending = ready, pending
+
+    def __getitem__(self, key: str) -> FloatArray:
+        if key in self.pending:
+            self.ready[key] = self.pending.pop(key).result()
+        return self.ready[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self.ready, *self.pending])
+
+    def __len__(self) -> int:
+        return len(self.ready) + len(self.pending)
+
+
 class _Watch:
-    """nn's Watcher: hands every layer's arrays to its LayerStats."""
+    """nn's Watcher: hands every layer's arrays to its LayerStats (created as layers run)."""
 
     def __init__(self, net: MLP, P: Mapping[str, FloatArray]) -> None:
-        L = net.n_layers
+        self.L, self.P = net.n_layers, P
         self.names = [*net.activations, net.output]
-        self.stats = [
-            LayerStats(index=l, name=f"layer {l}", W=P[f"W{l}"], b=P[f"b{l}"], hidden=l < L)
-            for l in range(1, L + 1)
-        ]
+        self.stats: list[LayerStats] = []
 
     def dense(self, l: int, z: NDArray[Any]) -> None:
+        P = self.P
+        self.stats.append(
+            LayerStats(index=l, name=f"layer {l}", W=P[f"W{l}"], b=P[f"b{l}"], hidden=l < self.L)
+        )
         self.stats[l - 1].dense(z)
 
     def activation_input(self, l: int, x: NDArray[Any]) -> None:
@@ -218,7 +238,7 @@ class MLPRecorder:
 
     feature_word = "feature"
 
-    def __init__(self, net: MLP, P: dict[str, FloatArray], X: FloatArray, y: Any) -> None:
+    def __init__(self, net: MLP, P: Mapping[str, FloatArray], X: FloatArray, y: Any) -> None:
         self.net, self.P, self.X, self.y = net, P, X, y
 
     @property
@@ -273,10 +293,11 @@ class MLPRecorder:
             return "lecun_normal"
         return "the 'auto' scheme (He before ReLU, LeCun elsewhere)"
 
-    def _reinit(self, net: MLP, rng: RngLike) -> dict[str, FloatArray]:
+    def _reinit(self, net: MLP, rng: RngLike) -> Mapping[str, FloatArray]:
         """``initialize(scheme="auto")``'s weights, each layer from its own child stream of
-        ``rng``, drawn in threads (NumPy releases the GIL while it draws): the 52M normal draws
-        of a 50 x 1024 network are most of a verified diagnosis otherwise."""
+        ``rng``, drawn in threads (NumPy releases the GIL while it draws) while the forward pass
+        already runs: the 52M normal draws of a 50 x 1024 network are most of a verified
+        diagnosis otherwise."""
         from ..init import draw_layer
 
         dims, acts = net.layer_dims, [*net.activations, "linear"]
@@ -286,15 +307,16 @@ class MLPRecorder:
             W = draw_layer((dims[l], dims[l - 1]), "auto", acts[l - 1], rng=gens[l - 1])[0]
             return np.asarray(W, dtype=np.float64)
 
-        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-            weights = list(pool.map(draw, range(1, len(dims))))
-        P = dict(self.P)
-        for l, W in enumerate(weights, start=1):
-            P[f"W{l}"], P[f"b{l}"] = W, np.zeros(dims[l])
+        pool = ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1))
+        pending = {f"W{l}": pool.submit(draw, l) for l in range(1, len(dims))}
+        pool.shutdown(wait=False)  # the threads finish the queued draws, then exit
+        P = {k: v for k, v in self.P.items() if k not in pending}
+        for l in range(1, len(dims)):
+            P[f"b{l}"] = np.zeros(dims[l])
         for k in P:
             if k.startswith(("gamma", "beta")):
                 P[k] = np.full_like(P[k], 1.0 if k.startswith("gamma") else 0.0)
-        return P
+        return _Drawn(P, pending)
 
     def apply(self, fix: Fix, rng: RngLike) -> tuple[str, MLPRecorder]:
         net, X = self.net, self.X
