@@ -118,26 +118,14 @@ def lsuv_(
 ) -> LsuvTable:
     """Layer-sequential unit-variance initialization (Mishkin & Matas 2016) in place.
 
-    1. Every Linear/Conv weight becomes an orthonormal matrix (:func:`trainready.init.orthogonal`,
-       gain 1), every bias 0 (skipped with ``orthonormal=False``: the current weights are
-       rescaled).
-    2. Layer by layer in the order the forward pass calls them: run the batch forward (stopped
-       right after that layer), divide the weight by the std of the layer's output, until
-       ``|Var - 1| < tol`` or ``max_iter`` rescalings.
-
-    The passes run under ``torch.no_grad()`` in eval mode (no dropout; BatchNorm uses its running
-    statistics); training flags and every buffer are restored afterwards, so only the Linear and
-    Conv weights and biases change. The algorithm is :func:`trainready.init.run_lsuv`, the same
-    as :func:`trainready.init.lsuv_` for the NumPy network.
-
-    Args:
-        module: any ``nn.Module``.
-        X: a representative input batch: a tensor (``module(X)``; a NumPy array is converted to
-            the module's dtype), a tuple (positional inputs) or a dict (keyword inputs).
-        tol: stop when ``|Var - 1| < tol``.
-        max_iter: at most this many rescalings per layer.
-        rng: for the orthonormal matrices.
-        orthonormal: start from orthonormal weights.
+    :func:`trainready.init.lsuv_` for any ``nn.Module`` (the same algorithm,
+    :func:`trainready.init.run_lsuv`, and the same arguments): orthonormal Linear/Conv weights
+    and zero biases, then, layer by layer in the order the forward pass calls them, the weight
+    divided by the std of its output on ``X`` until ``|Var - 1| < tol``. The passes run under
+    ``no_grad`` in eval mode (no dropout; BatchNorm uses its running statistics); training
+    flags and buffers are restored, so only the Linear/Conv weights and biases change (nothing
+    on an error). ``X`` is a tensor (a NumPy array is converted to the module's dtype), a tuple
+    of positional inputs or a dict of keyword inputs.
 
     Returns:
         An :class:`trainready.init.LsuvTable` (one row per layer the forward pass called).
