@@ -298,6 +298,8 @@ def test_both_halves_take_the_same_arguments() -> None:
     for ra, rb in zip(a.layers, b.layers, strict=True):
         assert rb.delta_norm == pytest.approx(ra.delta_norm, rel=1e-9)
     assert tr.torch.pick_loss(torch.zeros(4, 1), torch.tensor([0.0, 1, 1, 0])) == "bce"
+    c = tr.torch.diagnose(model, X, y, verify=False)  # NumPy batch and targets, as the CLI has
+    assert c.record.layers[0].delta_norm == pytest.approx(b.record.layers[0].delta_norm, rel=1e-12)
     with pytest.raises(TypeError, match=r"^loss: expected None"):
         tr.diagnose(net, X, y, loss="mse")
 

@@ -188,7 +188,8 @@ def _checked_module(module: Any) -> dict[int, str]:
 
 
 def deprecated_aliases(y: Any, loss: Any, target: Any, loss_fn: Any) -> tuple[Any, Any]:
-    """``target=``/``loss_fn=`` (the old names) as ``y``/``loss``, with a DeprecationWarning."""
+    """``target=``/``loss_fn=`` (the old names) as ``y``/``loss``, with a DeprecationWarning;
+    NumPy targets become tensors."""
     if target is not None:
         warnings.warn(
             "target= is deprecated: pass the targets as y (the third argument)",
@@ -199,6 +200,8 @@ def deprecated_aliases(y: Any, loss: Any, target: Any, loss_fn: Any) -> tuple[An
     if loss_fn is not None:
         warnings.warn("loss_fn= is deprecated: pass loss=", DeprecationWarning, stacklevel=3)
         loss = loss_fn if loss is None else loss
+    if isinstance(y, np.ndarray):
+        y = torch.from_numpy(np.ascontiguousarray(y))
     return y, loss
 
 
