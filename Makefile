@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # torch is pinned to the CPU build that this project is tested with.
 TORCH  := torch==2.13.0
 
-.PHONY: demo test lint bench clean chromium
+.PHONY: demo test lint typecheck doctest check bench clean chromium
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,19 @@ test: $(STAMP) chromium
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+
+# mypy --strict on src/ (pyproject.toml: [tool.mypy] strict = true, files = src/trainready)
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict
+
+# Every docstring example runs; modules whose optional dependency is missing are skipped
+# (conftest.py at the root).
+doctest: $(STAMP)
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	  $(BIN)/python -m pytest -q --doctest-modules src
+
+# What CI runs: lint, types, doctests, then the test suite.
+check: lint typecheck doctest test
 
 bench: $(STAMP)
 	for f in benchmarks/*.py; do $(BIN)/python $$f || exit 1; done

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -54,7 +56,7 @@ def test_torch_training_with_checks_is_bit_identical_to_without():
         )
         X, y = torch.randn(64, 4), torch.randn(64, 1)
         opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-        mon = tr.GradientMonitor.for_torch(
+        mon = tr.torch.gradient_monitor(
             lambda: torch.nn.functional.mse_loss(model(X), y), model, at=[0, 3, 8]
         )
         if with_checks:
@@ -77,6 +79,30 @@ def test_torch_training_with_checks_is_bit_identical_to_without():
     assert l1 == l0
     assert all(torch.equal(a, b) for a, b in zip(p0, p1))
     assert [e for e, _ in mon.reports] == [0, 3, 8] and mon.passed
+    assert mon.summary().splitlines()[0].startswith("step 0:")  # a torch loop counts steps
+
+
+def test_for_torch_is_a_deprecated_alias_of_the_adapter():
+    model = torch.nn.Linear(3, 1)
+    X = torch.randn(8, 3)
+    with pytest.warns(DeprecationWarning, match="gradient_monitor"):
+        mon = tr.GradientMonitor.for_torch(lambda: model(X).pow(2).mean(), model, at=[0])
+    assert mon.unit == "step" and mon.start().reports[0][1].passed
+
+
+def test_step_zero_is_checked_once():
+    calls = []
+
+    def check():
+        calls.append(1)
+        return tr.gradcheck(
+            lambda p: float(np.sum(p["w"] ** 2)), {"w": np.ones(2)}, {"w": 2 * np.ones(2)}
+        )
+
+    mon = tr.GradientMonitor(check, at=[0, 2]).start()
+    for epoch in range(3):
+        mon(epoch)  # the loop's own call at 0 must not check again
+    assert [e for e, _ in mon.reports] == [0, 2] and len(calls) == 2
 
 
 def relu6_problem(bug: bool):
@@ -133,9 +159,20 @@ def test_a_bug_that_appears_for_large_weights_passes_at_first_and_is_caught_late
     assert r1.failing[0].name in ("W1", "b1")
 
 
-def test_monitor_rejects_bad_epochs():
-    with pytest.raises(ValueError, match="epochs must be >= 0"):
-        tr.GradientMonitor(lambda: None, at=[-1])
+@pytest.mark.parametrize(
+    ("at", "exc", "got"),
+    [
+        ([-1], ValueError, "-1"),
+        (None, TypeError, "None"),
+        ("abc", TypeError, "str"),
+        ([0.5, 1.7], ValueError, "0.5"),
+        ([True], ValueError, "True"),
+    ],
+)
+def test_monitor_rejects_bad_epochs(at, exc, got):
+    with pytest.raises(exc, match=r"^at: expected an iterable of epochs, ints >= 0") as info:
+        tr.GradientMonitor(lambda: None, at=at)
+    assert f"got {got}" in str(info.value) and "e.g. at=[0, 100]" in str(info.value)
 
 
 # --- the regularization term on its own -------------------------------------------------------
@@ -332,11 +369,15 @@ def test_mlp_gradcheck_says_which_term_is_wrong(monkeypatch):
     net = tr.nn.MLP([2, 6, 1], activation="tanh", output="sigmoid", init="he", l2=0.5, rng=0)
     original = type(net)._cost_grads
 
+    seen_l2 = set()
+
     def doubled_l2(self, params, X, Y, **kw):  # inject: the L2 gradient counted twice
+        seen_l2.add(self.l2)  # the network's own setting, during every call of the check
         cost, grads = original(self, params, X, Y, **kw)
-        if grads is not None and self.l2:
+        lam = self.l2 if kw.get("l2") is None else kw["l2"]
+        if grads is not None and lam:
             grads = {
-                k: (v + self.l2 / X.shape[0] * params[k] if k.startswith("W") else v)
+                k: (v + lam / X.shape[0] * params[k] if k.startswith("W") else v)
                 for k, v in grads.items()
             }
         return cost, grads
@@ -345,4 +386,15 @@ def test_mlp_gradcheck_says_which_term_is_wrong(monkeypatch):
     rep = net.gradcheck(data.X_train[:50], data.y_train[:50], mode="full")
     assert rep.verdict == "wrong"
     assert any("the L2 term's gradient is wrong" in n for n in rep.notes), rep.notes
-    assert net.l2 == 0.5  # restored
+    assert net.l2 == 0.5 and seen_l2 == {0.5}  # the term split never changes the network
+
+
+def test_assert_gradients_failure_points_at_the_callers_line():
+    from trainready.testing import assert_gradients
+
+    with pytest.raises(AssertionError) as info:
+        assert_gradients(
+            lambda p: float(np.sum(p["w"] ** 2)), {"w": np.ones(3)}, {"w": 3 * np.ones(3)}
+        )
+    shown = info.traceback.filter(info)  # what pytest prints
+    assert shown[-1].path == Path(__file__) and "assert_gradients(" in str(shown[-1].statement)

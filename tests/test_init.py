@@ -328,7 +328,8 @@ def test_lsuv_gives_unit_variance_per_layer_and_leaves_inputs_alone() -> None:
     net = tr.nn.MLP([20, 64, 64, 32, 3], activation="tanh", output="softmax", init="random", rng=0)
     old = net.params
     old_copy = {k: v.copy() for k, v in old.items()}
-    assert tr.init.lsuv(net, X, tol=0.05, rng=0) is net
+    table = tr.init.lsuv_(net, X, tol=0.05, rng=0)
+    assert table.ok and [r.name for r in table] == ["W1", "W2", "W3", "W4"]
     np.testing.assert_array_equal(X, X0)
     for k in old:
         np.testing.assert_array_equal(old[k], old_copy[k])  # the old arrays were not modified
@@ -345,8 +346,8 @@ def test_lsuv_rejects_bad_arguments() -> None:
     net = tr.nn.MLP([3, 4, 1], rng=0)
     X = np.ones((5, 3))
     with pytest.raises(ValueError, match="tol"):
-        tr.init.lsuv(net, X, tol=0)
+        tr.init.lsuv_(net, X, tol=0)
     with pytest.raises(ValueError, match="max_iter"):
-        tr.init.lsuv(net, X, max_iter=0)
+        tr.init.lsuv_(net, X, max_iter=0)
     with pytest.raises(ValueError, match="X"):
-        tr.init.lsuv(net, np.ones((5, 4)))
+        tr.init.lsuv_(net, np.ones((5, 4)))

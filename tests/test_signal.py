@@ -224,7 +224,7 @@ def test_lsuv_repairs_the_flagged_networks(X: np.ndarray, case: str) -> None:
         "zeros": lambda: mlp("zeros"),
     }[case]()
     assert not tr.diagnose(net, X, verify=False).ok
-    tr.init.lsuv(net, X, rng=0)
+    tr.init.lsuv_(net, X, rng=0)
     d = tr.diagnose(net, X)
     assert not {"vanishing", "exploding", "symmetry"} & set(d.kinds()), str(d)
     assert 0.5 <= d.layers[-1].z_std <= 2
@@ -248,8 +248,8 @@ def test_saturation_dead_units_and_unnormalized_input() -> None:
     Xu = X * np.array([1, 1, 1, 1, 1e3, 1e3, 1, 1]) + 500.0
     d = tr.diagnose(tr.nn.MLP(dims, rng=0), Xu)
     inputs = [f for f in d.findings if f.kind == "unnormalized_input"]
-    assert inputs and all(f.layer == 0 and f.verified for f in inputs)
-    assert {f.quantity for f in inputs} >= {"input audit: scale_mismatch"}
+    assert len(inputs) == 1 and inputs[0].layer == 0 and inputs[0].verified  # one input finding
+    assert "scale_mismatch" in inputs[0].quantity
     assert "standardize" in inputs[0].fix
 
 
@@ -289,9 +289,6 @@ def test_bad_input_errors() -> None:
         tr.diagnose(net, np.ones((4, 5)))
     with pytest.raises(ValueError, match="X"):
         tr.diagnose(net, np.ones((1, 3)))
-    bn = tr.nn.MLP([3, 4, 1], batch_norm=True, rng=0)
-    with pytest.raises(ValueError, match="batch norm"):
-        tr.diagnose(bn, np.ones((4, 3)))
     with pytest.warns(PrecisionWarning, match="float64"):
         S.record(net, np.ones((4, 3), dtype=np.float32))
 

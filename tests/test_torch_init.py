@@ -152,12 +152,15 @@ def _reference_pair(dims: list[int], act: str, rng: int) -> tuple[tr.nn.MLP, nn.
 @pytest.mark.parametrize("orthonormal", [True, False])
 def test_lsuv_matches_the_numpy_reference(orthonormal: bool) -> None:
     net, model, X = _reference_pair([12, 40, 30, 20, 1], "relu", 4)
-    tr.init.lsuv(net, X, rng=9, orthonormal=orthonormal)
+    ref = tr.init.lsuv_(net, X, rng=9, orthonormal=orthonormal)
     table = tr.torch.lsuv_(model, torch.from_numpy(X), rng=9, orthonormal=orthonormal)
     for k, lin in enumerate(model[::2], start=1):
         np.testing.assert_allclose(lin.weight.detach().numpy(), net.params[f"W{k}"], rtol=1e-12)
         np.testing.assert_allclose(lin.bias.detach().numpy(), net.params[f"b{k}"], atol=1e-15)
     assert [r.name for r in table] == ["0", "2", "4", "6"]
+    for a, b in zip(ref, table, strict=True):  # the one algorithm: the same table on both halves
+        assert (a.iterations, a.converged) == (b.iterations, b.converged)
+        assert b.variance_after == pytest.approx(a.variance_after, rel=1e-9)
 
 
 def test_lsuv_reaches_unit_variance_and_leaves_the_rest_alone() -> None:

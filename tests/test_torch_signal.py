@@ -111,9 +111,7 @@ def test_records_and_findings_equal_the_reference_network(
     X = np.random.default_rng(1).standard_normal((64, 10))
     y = (np.random.default_rng(2).random((64, 1)) > 0.5).astype(np.float64)
     model = _as_torch(net, act)
-    torch_kw = (
-        {"target": torch.from_numpy(y), "loss_fn": nn.BCEWithLogitsLoss()} if with_loss else {}
-    )
+    torch_kw = {"y": torch.from_numpy(y), "loss": nn.BCEWithLogitsLoss()} if with_loss else {}
     ref_y = y if with_loss else None
     _assert_same_records(
         tr.signal.record(net, X, ref_y), tr.torch.record(model, torch.from_numpy(X), **torch_kw)
@@ -221,9 +219,6 @@ def test_weight_sharing_and_frozen_layers() -> None:
 
 
 def test_errors() -> None:
-    model = nn.Linear(3, 1)
-    with pytest.raises(ValueError, match="together"):
-        tr.torch.record(model, torch.randn(4, 3), torch.randn(4, 1))
     with pytest.raises(ValueError, match="no Linear or Conv"):
         tr.torch.record(nn.ReLU(), torch.randn(4, 3))
     with pytest.raises(TypeError, match="nn.Module"):

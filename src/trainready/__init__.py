@@ -21,16 +21,17 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from . import datasets, errors, init, nn, normalize, signal
-from ._params import ParamSpec, params_to_vector, vector_to_params
-from .gradcheck import (
-    GradcheckReport,
-    GradientMonitor,
-    check_derivative,
-    check_hvp,
-    check_layer,
-    gradcheck,
+from . import (
+    datasets,
+    errors,
+    gradcheck,  # the package, callable as the function gradcheck (see its docstring)
+    init,
+    nn,
+    normalize,
+    signal,
 )
+from ._params import ParamSpec, params_to_vector, vector_to_params
+from .gradcheck import GradcheckReport, GradientMonitor, check_derivative, check_hvp, check_layer
 from .normalize import MinMaxScaler, StandardScaler, audit
 from .signal import diagnose
 

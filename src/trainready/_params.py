@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ._arrays import is_torch_tensor, to_numpy
+
 __all__ = ["ParamSpec", "grads_to_vector", "params_to_vector", "vector_to_params"]
 
 FloatArray = NDArray[np.float64]
@@ -67,8 +69,7 @@ class ParamSpec:
 
 
 def _as_array(value: Any, what: str) -> NDArray[Any]:
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
-        value = value.detach().cpu().numpy()
+    value = to_numpy(value) if is_torch_tensor(value) else value
     try:
         arr = np.asarray(value)
     except Exception as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConstantFeatureWarning",
+    "ConvergenceWarning",
     "FormatError",
     "MissingDependencyError",
     "NondeterministicLossError",
@@ -29,6 +30,10 @@ class PrecisionWarning(TrainreadyWarning):
 
 class ConstantFeatureWarning(TrainreadyWarning):
     """A feature has (near-)zero variance; its scale is set to 1."""
+
+
+class ConvergenceWarning(TrainreadyWarning):
+    """An iterative procedure (LSUV) stopped before reaching its goal; the result says how far."""
 
 
 class NondeterministicLossError(RuntimeError):

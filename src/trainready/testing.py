@@ -37,6 +37,7 @@ __all__ = ["assert_function_gradients", "assert_gradients", "assert_torch_gradie
 
 
 def _assert(report: GradcheckReport, allow_check: bool) -> GradcheckReport:
+    __tracebackhide__ = True  # pytest shows the caller's line, not this frame
     if report.passed or (allow_check and report.verdict == "check"):
         return report
     raise AssertionError("gradients are wrong\n" + str(report))
@@ -68,6 +69,7 @@ def assert_gradients(
         >>> _ = assert_gradients(lambda p: float(np.sum(p["x"] ** 2)), {"x": np.ones(3)},
         ...                      {"x": 2 * np.ones(3)})
     """
+    __tracebackhide__ = True
     return _assert(gradcheck(loss, params, grads, **options), allow_check)
 
 
@@ -76,6 +78,7 @@ def assert_torch_gradients(
 ) -> GradcheckReport:
     """Assert autograd's gradient of ``loss_fn()`` with respect to ``params`` (a module, a dict
     or tensors) is right; see :func:`trainready.torch.gradcheck`."""
+    __tracebackhide__ = True
     from . import torch as tr_torch
 
     return _assert(tr_torch.gradcheck(loss_fn, params, **options), allow_check)
@@ -86,6 +89,7 @@ def assert_function_gradients(
 ) -> GradcheckReport:
     """Assert the backward of ``fn`` (e.g. ``MyFunction.apply``) is right for ``inputs``; see
     :func:`trainready.torch.check_function`."""
+    __tracebackhide__ = True
     from . import torch as tr_torch
 
     return _assert(tr_torch.check_function(fn, *inputs, **options), allow_check)

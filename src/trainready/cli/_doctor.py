@@ -66,19 +66,19 @@ def torch_diagnose(model: Any, X: Any, y: Any, loss_fn: Any, seed: int) -> Any:
 def _as_tensor_batch(model: Any, X: Any) -> Any:
     """A NumPy batch for a torch model becomes a tensor of the model's dtype (said in a note)."""
     import numpy as np
-    import torch
 
-    if not isinstance(X, np.ndarray):
-        return X
+    from .._arrays import from_numpy
+
     first = next(iter(model.parameters()), None)
-    dtype = first.dtype if first is not None else torch.get_default_dtype()
+    if not isinstance(X, np.ndarray) or first is None:
+        return X
     warnings.warn(
-        f"X is a NumPy array: the doctor converted it to a {str(dtype).replace('torch.', '')} "
+        f"X is a NumPy array: the doctor converted it to a {str(first.dtype).split('.')[-1]} "
         "tensor for the PyTorch model",
         UserWarning,
         stacklevel=2,
     )
-    return torch.as_tensor(X, dtype=dtype)
+    return from_numpy(X.astype(np.float64, copy=False), like=first)
 
 
 def _run_torch(value: tuple[Any, ...], where: Target, loss: str | None, seed: int) -> DoctorResult:

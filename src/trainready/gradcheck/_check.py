@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._params import ParamSpec, grads_to_vector, params_to_vector, vector_to_params
+from .._rng import as_generator
 from ..errors import NondeterministicLossError, PrecisionWarning
 from ._coords import check_coordinates
 from ._judge import judge, relative_difference, scaled_norm
@@ -120,7 +121,7 @@ def gradcheck(
     for label, value in (("samples", samples), ("probes", probes)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
             raise ValueError(f"{label} must be a positive integer; got {value!r}")
-    generator = np.random.default_rng(rng)
+    generator = as_generator(rng)
 
     theta, spec = params_to_vector(params, finite=False, copy=False)
     low_float = [
@@ -638,7 +639,7 @@ def numeric_gradient(
     obj = Objective(loss, theta, spec)
     f0 = _deterministic_value(obj)
     free = np.isfinite(theta)
-    sigma = _measure_noise(obj, np.random.default_rng(rng), f0, free)
+    sigma = _measure_noise(obj, as_generator(rng), f0, free)
     coords = np.arange(spec.size)
     res = check_coordinates(
         obj, np.zeros(spec.size), coords, f0, sigma, None if eps is None else float(eps)

@@ -8,10 +8,14 @@ training's random numbers and leaves parameters, optimizer state and RNG state a
 
 from __future__ import annotations
 
+import importlib
+import numbers
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._validation import describe, invalid
 from ._check import gradcheck
 from ._report import GradcheckReport
 
@@ -25,12 +29,15 @@ class GradientMonitor:
     """Run a gradient check at chosen epochs of a training loop and keep the reports.
 
     Use it as ``MLP.fit``'s callback (it reads ``info.epoch``), or call ``monitor(epoch)`` from
-    any loop; epoch 0 (before training) is run by :meth:`start`. It never stops training.
+    any loop; epoch 0 (before training) is run by :meth:`start`. Each epoch is checked at most
+    once (``start()`` then ``monitor(0)`` checks epoch 0 once). It never stops training. For a
+    PyTorch loop use :func:`trainready.torch.gradient_monitor` (it counts steps).
 
     Attributes:
         check: ``check() -> GradcheckReport`` at the current parameters.
-        at: epochs at which to check.
+        at: epochs (or steps) at which to check.
         reports: ``(epoch, report)`` in the order they ran.
+        unit: ``"epoch"`` or ``"step"``, the word the summary uses.
 
     Example:
         >>> import trainready as tr
@@ -47,16 +54,17 @@ class GradientMonitor:
     check: CheckFn
     at: frozenset[int]
     reports: list[tuple[int, GradcheckReport]] = field(default_factory=list)
+    unit: str = "epoch"
 
-    def __init__(self, check: CheckFn, at: Iterable[int]) -> None:
+    def __init__(self, check: CheckFn, at: Iterable[int], *, unit: str = "epoch") -> None:
         if not callable(check):
-            raise TypeError(f"check must be a callable returning a report; got {check!r}")
-        epochs = [int(e) for e in at]
-        if any(e < 0 for e in epochs):
-            raise ValueError(f"at: epochs must be >= 0 (0 = before training); got {epochs}")
+            raise invalid("check", "a callable returning a report", describe(check), kind=TypeError)
+        if unit not in ("epoch", "step"):
+            raise invalid("unit", "'epoch' or 'step'", describe(unit))
         self.check = check
-        self.at = frozenset(epochs)
+        self.at = frozenset(_steps(at, unit))
         self.reports = []
+        self.unit = unit
 
     @classmethod
     def for_mlp(
@@ -78,33 +86,24 @@ class GradientMonitor:
         For each check the module is put in eval mode (dropout off) and torch's random states
         (CPU and CUDA) are saved and restored, so training sees exactly the numbers it would
         have seen without the check. ``options`` go to :func:`trainready.torch.gradcheck`.
+
+        Deprecated: use :func:`trainready.torch.gradient_monitor` (the core does not import the
+        PyTorch adapter); kept for one release.
         """
-        from .._optional import require
-
-        torch = require("torch", "trainready.gradcheck.GradientMonitor.for_torch")
-        from .. import torch as tr_torch
-
-        options.setdefault("mode", "probe")
-
-        def check() -> GradcheckReport:
-            was_training = module.training
-            cpu_state = torch.random.get_rng_state()
-            cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-            try:
-                module.eval()
-                return tr_torch.gradcheck(loss_fn, module, **options)
-            finally:
-                module.train(was_training)
-                torch.random.set_rng_state(cpu_state)
-                if cuda_states is not None:
-                    torch.cuda.set_rng_state_all(cuda_states)
-
-        return cls(check, at)
+        warnings.warn(
+            "GradientMonitor.for_torch is deprecated: use "
+            "trainready.torch.gradient_monitor(loss_fn, module, at)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        adapter = importlib.import_module("trainready.torch")  # the adapter, by name
+        monitor: GradientMonitor = adapter.gradient_monitor(loss_fn, module, at, **options)
+        return monitor
 
     def start(self) -> GradientMonitor:
-        """Run the epoch-0 check (before training) if 0 is in ``at``; returns self."""
+        """Run the check before training (0) if 0 is in ``at``; returns self."""
         if 0 in self.at:
-            self.run(0)
+            self(0)
         return self
 
     def run(self, epoch: int) -> GradcheckReport:
@@ -114,9 +113,11 @@ class GradientMonitor:
         return report
 
     def __call__(self, info: Any) -> bool:
-        """Callback: ``info`` is an epoch number or has ``.epoch``. Returns False (go on)."""
+        """Callback: ``info`` is an epoch (step) number or has ``.epoch``. Returns False (go on).
+
+        Checks when ``info`` is in ``at`` and was not checked yet."""
         epoch = int(getattr(info, "epoch", info))
-        if epoch in self.at:
+        if epoch in self.at and all(e != epoch for e, _ in self.reports):
             self.run(epoch)
         return False
 
@@ -127,10 +128,26 @@ class GradientMonitor:
 
     def summary(self) -> str:
         """One line per check, and a call-out when a check that passed earlier fails later."""
-        return summarize_checks(self.reports)
+        return summarize_checks(self.reports, unit=self.unit)
 
 
-def summarize_checks(reports: Iterable[tuple[int, GradcheckReport]]) -> str:
+def _steps(at: Any, unit: str) -> list[int]:
+    expected = f"an iterable of {unit}s, ints >= 0 (0 = before training), such as [0, 100]"
+    if isinstance(at, str | bytes) or not isinstance(at, Iterable):
+        raise invalid("at", expected, describe(at), "pass e.g. at=[0, 100]", kind=TypeError)
+    steps = list(at)
+    for e in steps:
+        if isinstance(e, bool) or not isinstance(e, numbers.Integral) or e < 0:
+            raise invalid(
+                "at",
+                expected,
+                f"{describe(e)} in {describe(steps)}",
+                f"pass whole {unit}s from 0 (before training), e.g. at=[0, 100]",
+            )
+    return [int(e) for e in steps]
+
+
+def summarize_checks(reports: Iterable[tuple[int, GradcheckReport]], unit: str = "epoch") -> str:
     """One line per ``(epoch, report)``, and a call-out when a check passed, then failed.
 
     Example:
@@ -140,7 +157,7 @@ def summarize_checks(reports: Iterable[tuple[int, GradcheckReport]]) -> str:
     reports = list(reports)
     if not reports:
         return "no gradient check ran"
-    lines = [f"epoch {e}: {rep.summary()}" for e, rep in reports]
+    lines = [f"{unit} {e}: {rep.summary()}" for e, rep in reports]
     first_ok = next((e for e, rep in reports if rep.passed), None)
     first_bad = next(
         (e for e, rep in reports if not rep.passed and first_ok is not None and e > first_ok),
@@ -148,7 +165,7 @@ def summarize_checks(reports: Iterable[tuple[int, GradcheckReport]]) -> str:
     )
     if first_ok is not None and first_bad is not None:
         lines.append(
-            f"passed at epoch {first_ok}, fails at epoch {first_bad}: the gradient is wrong "
+            f"passed at {unit} {first_ok}, fails at {unit} {first_bad}: the gradient is wrong "
             "for larger weights (a term that vanishes near initialization), so checking "
             "at initialization alone would have missed it"
         )

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .._arrays import is_torch_tensor, to_numpy
 from .._params import ParamSpec
 
 FloatArray = NDArray[np.float64]
@@ -40,14 +41,14 @@ def loss_value_to_float(
     tensor. Raises ValueError for anything else, and for NaN or inf unless ``finite`` is False.
     """
     low_eps: float | None = None
-    if hasattr(value, "detach") and hasattr(value, "numel"):  # a torch tensor
+    if is_torch_tensor(value):
         if value.numel() != 1:
             raise ValueError(
                 f"loss must return a scalar (the mean cost J); it returned a tensor of shape "
                 f"{tuple(value.shape)} {where}. Reduce it, e.g. with .mean()"
             )
-        low_eps = _EPS_OF.get(str(value.dtype).replace("torch.", ""))
-        value = value.detach().cpu().double().item()
+        low_eps = _EPS_OF.get(str(value.dtype).rsplit(".", 1)[-1])
+        value = to_numpy(value).astype(np.float64)
     if isinstance(value, bool) or value is None:
         raise ValueError(
             f"loss must return a real scalar (the mean cost J); it returned {value!r} {where}"

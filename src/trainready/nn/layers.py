@@ -50,13 +50,16 @@ class Dense:
         dx_out: Array | None = None,
         dW_out: Array | None = None,
         db_out: Array | None = None,
+        need_dW: bool = True,
     ) -> tuple[Array | None, Array, Array]:
         """Return ``(dx, dW, db)`` given ``dz`` (m, n_out) and the forward's cache.
 
         ``dW = dz.T @ x`` (n_out, n_in), ``db = dz.sum(0)`` (n_out,), ``dx = dz @ W`` (m, n_in);
-        ``dx`` is None when ``need_dx`` is False (the first layer needs no input gradient).
+        ``dx`` is None when ``need_dx`` is False (the first layer needs no input gradient);
+        without ``need_dW``, ``dW`` is an empty ``(0, n_in)`` array (a watcher that needs only
+        dLoss/dz skips a third of the backward pass).
         """
-        dW = np.matmul(dz.T, cache, out=dW_out)
+        dW = np.matmul(dz.T, cache, out=dW_out) if need_dW else np.empty((0, W.shape[1]), W.dtype)
         db = np.add.reduce(dz, axis=0, out=db_out)
         dx = np.matmul(dz, W, out=dx_out) if need_dx else None
         return dx, dW, db

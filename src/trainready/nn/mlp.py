@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .._arrays import to_numpy
 from . import _validate as V
 from ._engine import Backprop, Workspace
 from .activations import ACTIVATIONS, Activation, get_activation
@@ -211,10 +212,7 @@ class MLP(Backprop):
             )
         out: dict[str, Array] = {}
         for name, shape in shapes.items():
-            raw = value[name]
-            if hasattr(raw, "detach") and hasattr(raw, "cpu"):
-                raw = raw.detach().cpu().numpy()
-            arr = np.asarray(raw)
+            arr = to_numpy(value[name])
             if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or np.iscomplexobj(
                 arr
             ):
@@ -391,50 +389,9 @@ class MLP(Backprop):
         report = check(loss, p64, grads, **options)
         if report.passed or not self.l2:
             return report
-        return self._split_regularization(report, X64, Y64, p64, options)
+        from ._regularization import split_regularization
 
-    def _split_regularization(
-        self, report: Any, X64: Array, Y64: Array, p64: dict[str, Array], options: Any
-    ) -> Any:
-        """Check the data term and the L2 term on their own: which one's gradient is wrong."""
-        from dataclasses import replace
-
-        from ..gradcheck import check_terms
-
-        l2 = self.l2
-
-        def run(p: Mapping[str, Array], need: bool, with_l2: bool) -> Any:
-            self.l2 = l2 if with_l2 else 0.0
-            try:
-                return self._cost_grads(p, X64, Y64, train=True, need_grads=need)
-            finally:
-                self.l2 = l2
-
-        def data_loss(p: Mapping[str, Array]) -> float:
-            return float(run(p, False, False)[0])
-
-        def data_grads(p: Mapping[str, Array]) -> Any:
-            return run(p, True, False)[1]
-
-        def l2_loss(p: Mapping[str, Array]) -> float:
-            return float(run(p, False, True)[0]) - data_loss(p)
-
-        def l2_grads(p: Mapping[str, Array]) -> Any:
-            full, data = run(p, True, True)[1], run(p, True, False)[1]
-            return {k: full[k] - data[k] for k in full}
-
-        terms = check_terms(
-            {"data": (data_loss, data_grads), "l2": (l2_loss, l2_grads)}, p64, **options
-        )
-        bad = [name for name, rep in terms.items() if not rep.passed]
-        what = {
-            (): "each term passes on its own, so the mismatch is in how they are combined",
-            ("data",): "the data term's gradient is wrong; the L2 term's is right",
-            ("l2",): "the L2 term's gradient is wrong (λ/m·W); the data term's is right",
-            ("data", "l2"): "both the data term's and the L2 term's gradients are wrong",
-        }[tuple(bad)]
-        details = [f"{name}: {terms[name].summary()}" for name in bad]
-        return replace(report, notes=(*report.notes, f"checked on their own: {what}", *details))
+        return split_regularization(self, report, X64, Y64, p64, options)
 
     def save(self, path: Any) -> None:
         """Save to an ``.npz`` file (no pickle): configuration, parameters, running statistics."""

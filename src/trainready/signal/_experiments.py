@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from .. import init as _init
-from ..init import RngLike, as_generator
-from ._record import FloatArray, Network, SignalRecord, _as_batch, trace
+from .._rng import RngLike, as_generator
+from ._mlp import Network, record
+from ._record import FloatArray, SignalRecord
 
 __all__ = ["DeepLinear", "compare", "deep_linear"]
 
@@ -70,7 +71,7 @@ def deep_linear(
         params[f"b{l}"] = np.zeros(width)
     net = Network(params, ("linear",) * (depth - 1), "linear")
     X = as_generator(rng).standard_normal((n_samples, width))
-    rec = trace(net, X, None, rng=rng)
+    rec = record(net, X, None, rng=rng)
     ls = np.arange(1, depth + 1)
     return DeepLinear(
         depth,
@@ -124,5 +125,5 @@ def compare(
             dims, name, rng=rng, scale=scale, activation=list(acts) or activation
         )
         net = Network({k: np.asarray(v, dtype=np.float64) for k, v in params.items()}, acts, output)
-        out[name] = trace(net, _as_batch(X, dims[0]), y, rng=rng)
+        out[name] = record(net, X, y, rng=rng)
     return out

@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 
-from ._record import SignalRecord
+from .._validation import describe, invalid
+from ..init import required_gain
+from ._kinds import KINDS, Fix, Kind, Measure
+from ._record import LayerRecord, SignalRecord
 
-__all__ = ["KINDS", "Finding", "Thresholds", "judge", "required_gain"]
-
-#: The kinds of finding, in the order they are reported.
-KINDS = ("symmetry", "unnormalized_input", "exploding", "vanishing", "dead_units", "saturation")
+__all__ = ["KINDS", "Finding", "Thresholds", "is_nonfinite", "judge", "required_gain"]
 
 
 @dataclass(frozen=True)
@@ -56,51 +56,48 @@ class Thresholds:
     symmetry: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Finding:
     """One problem the doctor found, with the fix it verified.
 
     Attributes:
-        kind: one of :data:`KINDS`.
+        kind: a :class:`Kind` (a ``str``: ``finding.kind == "vanishing"`` works).
         layer: the layer concerned (1-based; 0 means the input).
-        value: the measured quantity (``quantity`` says what it is).
+        value: the measured quantity (``measure`` says which).
         threshold: the line ``value`` crossed.
-        quantity: what ``value`` measures, in words.
+        measure: what ``value`` measures, a :class:`Measure`.
+        quantity: ``measure`` in words.
         message: what was found, in words.
         fix: the proposed change and what it gave when the doctor re-ran the statistics with it,
             e.g. ``"re-initialize with he_normal: last-layer std 3e-20 -> 0.9"``.
         fix_value: ``value`` measured again with the fix applied (None when not re-run).
-        verified: True when the re-run with the fix no longer crosses the threshold.
+        verified: True when the re-run with the fix no longer crosses this finding's line and
+            leaves every judged ratio inside the lines.
+        applied: the fixes that ``fix`` describes, in order (empty when not re-run).
     """
 
-    kind: str
+    kind: Kind
     layer: int
     value: float
     threshold: float
-    quantity: str
-    message: str
+    measure: Measure
+    quantity: str = ""
+    message: str = ""
     fix: str = ""
     fix_value: float | None = None
     verified: bool = False
+    applied: tuple[Fix, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.quantity:
+            object.__setattr__(self, "quantity", self.measure.label)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
-
-def required_gain(activation: str) -> float | None:
-    """The ``n * Var(W)`` a layer *fed by* ``activation`` needs to keep the variance, or None.
-
-    ReLU keeps half of the second moment (He et al. 2015): 2. Leaky ReLU with slope 0.01:
-    2 / (1 + 0.01^2). tanh and linear keep it to first order (LeCun et al. 1998): 1.
-
-    Example:
-        >>> required_gain("relu"), required_gain("tanh")
-        (2.0, 1.0)
-    """
-    return {"relu": 2.0, "leaky_relu": 2.0 / (1 + 0.01**2), "tanh": 1.0, "linear": 1.0}.get(
-        activation
-    )
+        """A JSON-ready dict (enums as their string values)."""
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out["kind"], out["measure"] = str(self.kind), str(self.measure)
+        out["applied"] = [str(f) for f in self.applied]
+        return out
 
 
 def _fmt(x: float) -> str:
@@ -108,8 +105,26 @@ def _fmt(x: float) -> str:
 
 
 def _layers_text(idx: list[int], limit: int = 6) -> str:
+    """``"layer 3"`` or ``"layers 1, 2, ... (9 layers)"``."""
     shown = ", ".join(str(i) for i in idx[:limit])
-    return shown + (f", ... ({len(idx)} layers)" if len(idx) > limit else "")
+    word = "layer" if len(idx) == 1 else "layers"
+    return f"{word} {shown}" + (f", ... ({len(idx)} layers)" if len(idx) > limit else "")
+
+
+_FLOAT_FIELDS = tuple(
+    f.name for f in fields(LayerRecord) if f.type in ("float", float) and f.name != "sample"
+)
+
+
+def is_nonfinite(r: LayerRecord) -> bool:
+    """Whether a layer overflowed: its flag, or any of its statistics is NaN or inf."""
+    return r.nonfinite or not all(
+        math.isfinite(getattr(r, k)) for k in _FLOAT_FIELDS if k not in _NOT_JUDGED
+    )
+
+
+# gradient norms of the weights: not judged (NaN in the verification records, which skip them)
+_NOT_JUDGED = ("grad_weight_ratio", "weight_grad_norm", "bias_grad_norm")
 
 
 def forward_ratio(rec: SignalRecord) -> float:
@@ -128,21 +143,29 @@ def backward_ratio(rec: SignalRecord) -> float:
     return first / last if last > 0 else math.nan
 
 
-def _cause(rec: SignalRecord) -> str:
-    """The typical per-layer variance factor and the n*Var(W) behind it, in words."""
+def _cause(rec: SignalRecord, direction: str) -> str:
+    """The typical per-layer factor (forward: of the variance; backward: of the gradient's
+    norm) and the n*Var(W) behind it, in words."""
     L = rec.layers
     if len(L) < 3:
         return ""
     ratios, gains, needs = [], [], []
     for prev, cur in itertools.pairwise(L[:-1]):  # hidden -> hidden layers
-        if prev.z_std > 0 and math.isfinite(prev.z_std) and math.isfinite(cur.z_std):
-            ratios.append((cur.z_std / prev.z_std) ** 2)
+        if direction == "forward":
+            a, b = prev.z_std, cur.z_std
+        else:
+            a, b = cur.delta_norm, prev.delta_norm  # on the way back: layer l+1 -> layer l
+        if a > 0 and math.isfinite(a) and math.isfinite(b):
+            ratios.append((b / a) ** 2 if direction == "forward" else b / a)
         gains.append(cur.weight_gain)
         needs.append(required_gain(prev.activation))
     text = []
     if ratios:
+        factor = _fmt(float(np.median(ratios)))
         text.append(
-            f"each hidden layer multiplies the variance by about {_fmt(float(np.median(ratios)))}"
+            f"each hidden layer multiplies the variance by about {factor}"
+            if direction == "forward"
+            else f"each hidden layer multiplies ||dLoss/dz|| by about {factor} on the way back"
         )
     need = needs[0] if needs and all(n == needs[0] for n in needs) else None
     g = float(np.median(gains))
@@ -155,6 +178,84 @@ def _cause(rec: SignalRecord) -> str:
     return " (" + "; ".join(text) + ")"
 
 
+def _ratio_finding(
+    rec: SignalRecord, kind: Kind, measure: Measure, ratio: float, line: float
+) -> Finding:
+    L = rec.layers
+    explode = kind is Kind.EXPLODING
+    if measure is Measure.FORWARD_RATIO:
+        z0 = L[0].z_std
+        cum = [r.z_std / z0 for r in L]
+        where = next(i + 1 for i, c in enumerate(cum) if (c > line if explode else c < line))
+        msg = (
+            f"activations {'explode' if explode else 'vanish'}: the pre-activation std goes "
+            f"from {_fmt(z0)} in layer 1 to {_fmt(L[-1].z_std)} in layer {len(L)} "
+            f"(x{_fmt(ratio)}; past x{_fmt(line)} by layer {where}){_cause(rec, 'forward')}"
+        )
+    else:
+        dn = [r.delta_norm / L[-1].delta_norm for r in L]
+        where = max(i + 1 for i, c in enumerate(dn) if (c > line if explode else c < line))
+        msg = (
+            f"gradients {'explode' if explode else 'vanish'} on the way back: ||dLoss/dz|| is "
+            f"x{_fmt(ratio)} in layer 1 relative to layer {len(L)} (past x{_fmt(line)} from "
+            f"layer {where} down); the first layers "
+            f"{'would take huge steps' if explode else 'would barely learn'}"
+            f"{_cause(rec, 'backward')}"
+        )
+    return Finding(
+        kind=kind, layer=where, value=ratio, threshold=line, measure=measure, message=msg
+    )
+
+
+def ratio_findings(rec: SignalRecord, th: Thresholds) -> list[Finding]:
+    """Exploding and vanishing, forward then backward (or one non-finite finding)."""
+    L = rec.layers
+    bad = [r for r in L if is_nonfinite(r)]
+    if bad:
+        return [
+            Finding(
+                kind=Kind.EXPLODING,
+                layer=bad[0].index,
+                value=math.inf,
+                threshold=th.exploding,
+                measure=Measure.NONFINITE,
+                message=f"NaN or inf from layer {bad[0].index} on: the signal overflowed float64",
+            )
+        ]
+    out = []
+    for measure, ratio in (
+        (Measure.FORWARD_RATIO, forward_ratio(rec)),
+        (Measure.BACKWARD_RATIO, backward_ratio(rec)),
+    ):
+        if not math.isfinite(ratio):
+            continue
+        if ratio > th.exploding:
+            out.append(_ratio_finding(rec, Kind.EXPLODING, measure, ratio, th.exploding))
+        elif ratio < th.vanishing:
+            out.append(_ratio_finding(rec, Kind.VANISHING, measure, ratio, th.vanishing))
+    order = {Kind.EXPLODING: 0, Kind.VANISHING: 1}
+    return sorted(out, key=lambda f: order[f.kind])
+
+
+def _check_record(rec: Any) -> SignalRecord:
+    if not isinstance(rec, SignalRecord):
+        raise invalid(
+            "rec",
+            "a trainready.signal.SignalRecord",
+            describe(rec),
+            "pass the result of trainready.signal.record(model, X)",
+            kind=TypeError,
+        )
+    if not rec.layers:
+        raise invalid(
+            "rec",
+            "a record of at least one layer",
+            "an empty record",
+            "record a model that has dense layers",
+        )
+    return rec
+
+
 def judge(rec: SignalRecord, thresholds: Thresholds | None = None) -> list[Finding]:
     """Findings from a record, without fixes (``diagnose`` adds verified fixes).
 
@@ -163,100 +264,45 @@ def judge(rec: SignalRecord, thresholds: Thresholds | None = None) -> list[Findi
         thresholds: the lines; defaults to :class:`Thresholds`.
 
     Returns:
-        Findings in the order of :data:`KINDS`; empty for a healthy network.
+        Findings in the order of :data:`KINDS`; empty for a healthy network. NaN or inf in any
+        layer's statistics is an ``"exploding"`` finding (never silence).
+
+    Raises:
+        TypeError: ``rec`` is not a SignalRecord. ValueError: it has no layer.
     """
+    rec = _check_record(rec)
     th = thresholds or Thresholds()
     out: list[Finding] = []
     L = rec.layers
-    # symmetry: duplicated hidden units
     sym = [r for r in L if r.duplicate_fraction > th.symmetry]
     if sym:
         worst = max(sym, key=lambda r: r.duplicate_fraction)
         out.append(
             Finding(
-                "symmetry",
-                worst.index,
-                worst.duplicate_fraction,
-                th.symmetry,
-                "fraction of a layer's units that duplicate another unit",
-                f"{worst.duplicate_fraction:.0%} of the units of layer {worst.index} are exact "
-                f"copies of another unit (layers {_layers_text([r.index for r in sym])}): they "
+                kind=Kind.SYMMETRY,
+                layer=worst.index,
+                value=worst.duplicate_fraction,
+                threshold=th.symmetry,
+                measure=Measure.DUPLICATE_FRACTION,
+                message=f"{worst.duplicate_fraction:.0%} of the units of layer {worst.index} are "
+                f"exact copies of another unit ({_layers_text([r.index for r in sym])}): they "
                 "compute the same function and receive the same gradient, so training can never "
                 "make them differ (a constant initialization)",
             )
         )
-    # exploding / vanishing, forward then backward
-    bad = [r for r in L if r.nonfinite]
-    if bad:
-        out.append(
-            Finding(
-                "exploding",
-                bad[0].index,
-                math.inf,
-                th.exploding,
-                "non-finite values",
-                f"NaN or inf from layer {bad[0].index} on: the signal overflowed float64",
-            )
-        )
-    else:
-        cause = _cause(rec)
-        fr = forward_ratio(rec)
-        z0 = L[0].z_std
-        for kind, ratio, direction in (
-            ("exploding", fr, "forward"),
-            ("vanishing", fr, "forward"),
-            ("exploding", backward_ratio(rec), "backward"),
-            ("vanishing", backward_ratio(rec), "backward"),
-        ):
-            if not math.isfinite(ratio):
-                continue
-            crossed = ratio > th.exploding if kind == "exploding" else ratio < th.vanishing
-            if not crossed:
-                continue
-            line = th.exploding if kind == "exploding" else th.vanishing
-            if direction == "forward":
-                cum = [r.z_std / z0 for r in L]
-                where = next(
-                    i + 1
-                    for i, c in enumerate(cum)
-                    if (c > line if kind == "exploding" else c < line)
-                )
-                msg = (
-                    f"activations {'explode' if kind == 'exploding' else 'vanish'}: the "
-                    f"pre-activation std goes from {_fmt(z0)} in layer 1 to "
-                    f"{_fmt(L[-1].z_std)} in layer {len(L)} (x{_fmt(ratio)}; past x{_fmt(line)} "
-                    f"by layer {where}){cause}"
-                )
-                quantity = "last-layer / first-layer pre-activation std"
-            else:
-                dn = [r.delta_norm / L[-1].delta_norm for r in L]
-                where = max(
-                    i + 1
-                    for i, c in enumerate(dn)
-                    if (c > line if kind == "exploding" else c < line)
-                )
-                msg = (
-                    f"gradients {'explode' if kind == 'exploding' else 'vanish'} on the way back: "
-                    f"||dLoss/dz|| is x{_fmt(ratio)} in layer 1 relative to layer {len(L)} "
-                    f"(past x{_fmt(line)} from layer {where} down); the first layers "
-                    f"{'would take huge steps' if kind == 'exploding' else 'would barely learn'}"
-                    f"{cause}"
-                )
-                quantity = "first-layer / last-layer ||dLoss/dz||_F"
-            out.append(Finding(kind, where, ratio, line, quantity, msg))
-    # dead ReLUs
+    out += ratio_findings(rec, th)
     dead = [r for r in L if r.dead_fraction >= th.dead]
     if dead:
         worst = max(dead, key=lambda r: r.dead_fraction)
         out.append(
             Finding(
-                "dead_units",
-                worst.index,
-                worst.dead_fraction,
-                th.dead,
-                "fraction of a ReLU layer's units that are zero for every example",
-                f"{worst.dead_fraction:.0%} of the ReLUs of layer {worst.index} output 0 for every "
-                f"example of the batch (layers at or above {th.dead:.0%}: "
+                kind=Kind.DEAD_UNITS,
+                layer=worst.index,
+                value=worst.dead_fraction,
+                threshold=th.dead,
+                measure=Measure.DEAD_FRACTION,
+                message=f"{worst.dead_fraction:.0%} of the ReLUs of layer {worst.index} output 0 "
+                f"for every example of the batch (at or above {th.dead:.0%}: "
                 f"{_layers_text([r.index for r in dead])}); dead units pass no gradient",
             )
         )
@@ -267,15 +313,15 @@ def judge(rec: SignalRecord, thresholds: Thresholds | None = None) -> list[Findi
         worst = max(sat, key=lambda r: r.saturated_fraction)
         out.append(
             Finding(
-                "saturation",
-                worst.index,
-                worst.saturated_fraction,
-                th.saturation,
-                "fraction of tanh/sigmoid pre-activations beyond ±5",
-                f"{worst.saturated_fraction:.0%} of the pre-activations of layer {worst.index} "
-                f"({worst.activation}) are beyond ±5, where the derivative is below "
-                f"{'2e-4' if worst.activation == 'tanh' else '7e-3'} (layers "
-                f"{_layers_text([r.index for r in sat])}); z std there is {_fmt(worst.z_std)}",
+                kind=Kind.SATURATION,
+                layer=worst.index,
+                value=worst.saturated_fraction,
+                threshold=th.saturation,
+                measure=Measure.SATURATED_FRACTION,
+                message=f"{worst.saturated_fraction:.0%} of the pre-activations of layer "
+                f"{worst.index} ({worst.activation}) are beyond ±5, where the derivative is below "
+                f"{'2e-4' if worst.activation == 'tanh' else '7e-3'} "
+                f"({_layers_text([r.index for r in sat])}); z std there is {_fmt(worst.z_std)}",
             )
         )
     return out

@@ -1,23 +1,27 @@
-"""``diagnose`` for any ``nn.Module``: hook records, judged and verified by trainready.signal."""
+"""``diagnose`` for any ``nn.Module``: a :class:`trainready.signal.Recorder` made of hooks.
+
+:class:`ModuleRecorder` is all the PyTorch-specific part of the doctor: recording (hooks, in
+``_record``), cutting the batch to its first rows, and applying a fix to a deep copy. Judging,
+the input audit and the verification of fixes are :func:`trainready.signal.examine`, the same
+code as for the NumPy reference network.
+"""
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..init import RngLike
-from ..signal import Diagnosis, SignalRecord, Thresholds, judge
-from ..signal._diagnose import diagnosis_findings  # the doctor's verification and order
-from ._init import LAYER_TYPES, init_
+from .._rng import RngLike
+from ..signal import Diagnosis, Fix, Thresholds, examine, standardize_columns
+from ._init import LAYER_TYPES, as_batch, init_
+from ._loss import LossLike
 from ._lsuv import lsuv_
-from ._record import first_float, is_conv, record
+from ._record import _checked_module, deprecated_aliases, first_float, is_conv, record
 
-__all__ = ["diagnose"]
+__all__ = ["ModuleRecorder", "diagnose"]
 
 
 def _feature_view(x: torch.Tensor, axis: int) -> np.ndarray:
@@ -35,14 +39,21 @@ def _standardized(batch: Any, axis: int) -> Any:
         return {k: _standardized(v, axis) for k, v in batch.items()}
     if not (isinstance(batch, torch.Tensor) and batch.is_floating_point()) or batch.ndim < 2:
         return batch
-    X = _feature_view(batch, axis)
-    mean, std = X.mean(axis=0), X.std(axis=0)
-    std[~(std > 0)] = 1.0
-    shape = [1] * batch.ndim
-    shape[axis] = -1
-    m = torch.from_numpy(mean).reshape(shape).to(batch.device)
-    s = torch.from_numpy(std).reshape(shape).to(batch.device)
-    return ((batch.to(torch.float64) - m) / s).to(batch.dtype)
+    flat = standardize_columns(_feature_view(batch, axis))
+    moved = list(batch.shape)
+    moved.append(moved.pop(axis))
+    out = torch.from_numpy(flat.reshape(moved)).movedim(-1, axis)
+    return out.to(batch.device, batch.dtype)
+
+
+def _head(batch: Any, k: int) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch[:k] if batch.ndim else batch
+    if isinstance(batch, tuple):
+        return tuple(_head(b, k) for b in batch)
+    if isinstance(batch, dict):
+        return {key: _head(v, k) for key, v in batch.items()}
+    return batch
 
 
 def _with_leaky_relu(module: torch.nn.Module) -> torch.nn.Module:
@@ -53,89 +64,103 @@ def _with_leaky_relu(module: torch.nn.Module) -> torch.nn.Module:
     return module
 
 
-@dataclass
-class _Verifier:
-    """Re-records the module with a candidate fix applied to a copy (the doctor's protocol:
-    ``run(key) -> (description, record)``)."""
+class ModuleRecorder:
+    """:class:`trainready.signal.Recorder` of an ``nn.Module`` on a batch (hooks; copies for
+    fixes, so the module itself is never changed)."""
 
-    module: torch.nn.Module
-    batch: Any
-    target: Any
-    loss_fn: Any
-    rng: RngLike
-    thresholds: Thresholds
-    X: np.ndarray | None
-    axis: int
-    cache: dict[str, tuple[str, SignalRecord]] = field(default_factory=dict)
+    def __init__(self, module: torch.nn.Module, batch: Any, y: Any, loss: LossLike) -> None:
+        self.module, self.batch, self.y, self.loss = module, batch, y, loss
+        first = next(m for m in module.modules() if isinstance(m, LAYER_TYPES))
+        x0 = first_float(batch)
+        self.axis = 1 if is_conv(first) else (x0.ndim - 1 if x0 is not None and x0.ndim else 1)
+        self.feature_word = "channel" if is_conv(first) else "feature"
 
-    def run(self, key: str) -> tuple[str, SignalRecord]:
-        if key in self.cache:
-            return self.cache[key]
-        module, batch = self.module, self.batch
-        std_desc = (
-            "standardize the inputs with the training mean and std per "
-            f"{'channel' if self.axis == 1 and self.X is not None else 'feature'} "
-            f"(trainready.StandardScaler(axis={self.axis}) fitted on the training set only)"
-        )
-        if key in ("standardize", "standardize+auto"):
-            batch = _standardized(batch, self.axis)
-        if key != "standardize":
-            module = copy.deepcopy(module)
-        if key in ("auto", "standardize+auto"):
-            init_(module, "auto", rng=self.rng)
+    @property
+    def n_rows(self) -> int:
+        x0 = first_float(self.batch)
+        return int(x0.shape[0]) if x0 is not None and x0.ndim else 1
+
+    def record(self, rng: RngLike, *, weight_grads: bool = True) -> Any:
+        # autograd gives the weight gradients with dLoss/dz at no saving: always measured
+        return record(self.module, self.batch, self.y, loss=self.loss, rng=rng)
+
+    def head(self, k: int) -> ModuleRecorder:
+        return ModuleRecorder(self.module, _head(self.batch, k), _head(self.y, k), self.loss)
+
+    def features(self) -> np.ndarray | None:
+        x0 = first_float(self.batch)
+        if x0 is None or x0.ndim < 1 or x0.shape[0] < 2:
+            return None
+        return _feature_view(x0, self.axis)
+
+    def _copy(self, module: torch.nn.Module, batch: Any = None) -> ModuleRecorder:
+        return ModuleRecorder(module, self.batch if batch is None else batch, self.y, self.loss)
+
+    def apply(self, fix: Fix, rng: RngLike) -> tuple[str, ModuleRecorder]:
+        if fix is Fix.STANDARDIZE:
+            desc = (
+                f"standardize the inputs with the training mean and std per {self.feature_word} "
+                f"(trainready.StandardScaler(axis={self.axis}) fitted on the training set only)"
+            )
+            return desc, self._copy(self.module, _standardized(self.batch, self.axis))
+        module = copy.deepcopy(self.module)
+        if fix is Fix.REINIT:
+            init_(module, "auto", rng=rng)
             desc = (
                 "re-initialize with trainready.torch.init_(model) (He before ReLU, LeCun "
                 "elsewhere; zero biases)"
             )
-            if key == "standardize+auto":
-                desc = f"{std_desc}, and {desc}"
-        elif key == "lsuv":
-            lsuv_(module, batch, rng=self.rng)
-            desc = "run trainready.torch.lsuv_(model, batch) (orthonormal, then unit variance)"
-        elif key == "leaky_relu":
-            init_(_with_leaky_relu(module), "auto", rng=self.rng)
+        elif fix is Fix.LSUV:
+            lsuv_(module, self.batch, rng=rng)
+            desc = "run trainready.torch.lsuv_(model, X) (orthonormal, then unit variance)"
+        elif fix is Fix.LEAKY_RELU:
+            init_(_with_leaky_relu(module), "auto", rng=rng)
             desc = "replace nn.ReLU by nn.LeakyReLU(0.01) and re-initialize with init_(model)"
-        elif key == "standardize":
-            desc = std_desc
-        else:  # pragma: no cover - keys come from trainready.signal
-            raise KeyError(key)
-        result = (desc, record(module, batch, self.target, loss_fn=self.loss_fn, rng=self.rng))
-        self.cache[key] = result
-        return result
+        else:  # pragma: no cover - every Fix is handled above
+            raise KeyError(fix)
+        return desc, self._copy(module)
 
 
 def diagnose(
-    module: torch.nn.Module,
-    batch: Any,
-    target: Any = None,
+    model: torch.nn.Module,
+    X: Any,
+    y: Any = None,
     *,
-    loss_fn: Callable[[Any, Any], torch.Tensor] | None = None,
+    loss: LossLike = None,
     rng: RngLike = 0,
     thresholds: Thresholds | None = None,
     verify: bool = True,
+    target: Any = None,
+    loss_fn: Any = None,
 ) -> Diagnosis:
     """The signal doctor for any ``nn.Module``: what it does to the signal, layer by layer.
+
+    The same arguments and result as :func:`trainready.diagnose`:
 
     1. :func:`record` through hooks: per Linear/Conv call, pre-activation and activation
        statistics, dead ReLUs, saturated tanh/sigmoid, duplicate units, ``||dLoss/dz||`` and
        weight-gradient norms (float64 copies; the module is restored bit-exactly).
-    2. :func:`trainready.signal.judge`: the same findings as for the NumPy reference network --
-       ``"vanishing"``/``"exploding"`` (accumulated ratio across depth, forward and backward),
-       ``"dead_units"``, ``"saturation"``, ``"symmetry"``; :func:`trainready.normalize.audit` of
-       the input (per channel for a CNN, per feature otherwise) for ``"unnormalized_input"``.
-    3. Each finding's candidate fixes are tried on a deep copy (re-initialize with
-       :func:`init_`, :func:`lsuv_`, standardized inputs, leaky ReLU) and the first that clears
-       the line is reported with the numbers before and after.
+    2. :func:`trainready.signal.judge`: ``"vanishing"``/``"exploding"`` (accumulated ratio
+       across depth, forward and backward), ``"dead_units"``, ``"saturation"``, ``"symmetry"``;
+       :func:`trainready.normalize.audit` of the input (per channel for a CNN, per feature
+       otherwise) for ``"unnormalized_input"``.
+    3. Each finding's candidate fixes are tried on deep copies, on the first 128 rows of the
+       batch (re-initialize with :func:`init_`, :func:`lsuv_`, standardized inputs, leaky ReLU)
+       and the first that clears the line is reported with the numbers before and after.
 
     Args:
-        module: any ``nn.Module``: a Sequential MLP, a CNN, residual blocks, transformer blocks
+        model: any ``nn.Module``: a Sequential MLP, a CNN, residual blocks, transformer blocks
             (layers called as modules are recorded; attention's packed projections are not).
-        batch: a representative input batch (tensor, tuple of positional inputs, or dict).
-        target, loss_fn: start the backward pass from ``loss_fn(module(batch), target)``; both
-            None: a seeded random probe gradient at the output.
+        X: a representative input batch (tensor or NumPy array, tuple of positional inputs, or
+            dict), at least 2 rows.
+        y: targets (the backward pass starts from ``loss(model(X), y)``), or None: a seeded
+            random probe gradient at the output.
+        loss: a callable ``loss(output, y)``, ``"cross_entropy"``, ``"mse"``, ``"bce"``, or None
+            (picked from ``y``: :func:`pick_loss`).
         rng: seed of the probe gradient and of the re-initializations.
         thresholds: the lines (:class:`trainready.signal.Thresholds`).
         verify: False skips step 3.
+        target, loss_fn: deprecated names of ``y`` and ``loss`` (one release).
 
     Returns:
         A :class:`trainready.signal.Diagnosis` (``findings``, ``record``, ``audit``).
@@ -150,16 +175,9 @@ def diagnose(
         >>> diag.kinds()[0], diag.findings[0].verified
         ('vanishing', True)
     """
-    from ..normalize import audit
-
+    y, loss = deprecated_aliases(y, loss, target, loss_fn)
+    _checked_module(model)
+    recorder = ModuleRecorder(model, as_batch(X, model, min_rows=2), y, loss)
     th = thresholds or Thresholds()
-    before = record(module, batch, target, loss_fn=loss_fn, rng=rng)
-    first = next(m for n, m in module.named_modules() if isinstance(m, LAYER_TYPES))
-    x0 = first_float(batch)
-    axis = 1 if is_conv(first) else (x0.ndim - 1 if x0 is not None and x0.ndim else 1)
-    X = _feature_view(x0, axis) if x0 is not None and x0.ndim >= 1 and x0.shape[0] >= 2 else None
-    report = audit(X) if X is not None else None
-    v = _Verifier(module, batch, target, loss_fn, rng, th, X, axis)
-    raw = judge(before, th)
-    findings = diagnosis_findings(raw, report, v, before, verify=verify)
+    before, report, findings = examine(recorder, rng=rng, thresholds=th, verify=verify)
     return Diagnosis(findings, before, report, th)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from .._rng import as_generator
 from ..errors import NondeterministicLossError
 from ..gradcheck import GradcheckReport
 from ..gradcheck import gradcheck as _numpy_gradcheck
@@ -150,7 +151,7 @@ def check_function(
         for t in inputs
         if isinstance(t, torch.Tensor) and t.is_floating_point() and not t.requires_grad
     ]
-    gen = np.random.default_rng(rng)
+    gen = as_generator(rng)
     weighted = _WeightedOutputs(fn, inputs, gen)
     options = dict(mode=mode, eps=eps, rng=gen, samples=samples, probes=probes, progress=progress)
     report = _check(weighted, named, None, extra, options, "fn")

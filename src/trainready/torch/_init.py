@@ -6,22 +6,22 @@ The standard deviations are :mod:`trainready.init`'s formulas, drawn by its init
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
-from .. import init as _init
-from ..init import RngLike, as_generator
+from .._rng import RngLike, as_generator
+from .._validation import describe, invalid
+from ..init import ACTIVATION_GAINS, InitRow, InitTable, draw_layer, fans
 
 __all__ = [
     "LAYER_TYPES",
     "InitRow",
     "InitTable",
     "activation_of",
+    "as_batch",
     "bias_of",
     "init_",
     "layers_with_activations",
@@ -39,9 +39,6 @@ LAYER_TYPES: tuple[type[torch.nn.Module], ...] = (
 #: Schemes accepted by :func:`init_`.
 SCHEMES = ("auto", "he", "lecun", "xavier", "glorot", "orthogonal")
 
-# Rectifier-like activations: like ReLU they keep about half of the second moment, so "auto"
-# gives them He's variance.
-_RECTIFIERS = ("relu6", "gelu", "silu", "elu", "celu", "mish", "softplus", "hardswish")
 _ACTIVATION_MODULES: dict[str, str] = {
     "ReLU": "relu",
     "ReLU6": "relu6",
@@ -66,7 +63,7 @@ _ACTIVATION_MODULES: dict[str, str] = {
     "Softmax": "softmax",
     "LogSoftmax": "softmax",
 }
-_KNOWN = (*sorted(set(_ACTIVATION_MODULES.values())), "linear")
+_KNOWN = tuple(sorted(set(_ACTIVATION_MODULES.values()) | set(ACTIVATION_GAINS)))
 
 
 def weight_of(layer: torch.nn.Module) -> torch.Tensor:
@@ -124,77 +121,6 @@ def layers_with_activations(
                 break
         out.append((name or "(the model)", m, act[0], act[1]))
     return out
-
-
-def _auto_gain(activation: str, slope: float | None) -> float:
-    if activation == "leaky_relu":
-        return _init.gain("leaky_relu", 0.01 if slope is None else float(slope))
-    if activation == "relu" or activation in _RECTIFIERS:
-        return math.sqrt(2.0)
-    return 1.0
-
-
-@dataclass(frozen=True)
-class InitRow:
-    """What :func:`init_` set on one layer.
-
-    Attributes:
-        name: the module path (``"features.0"``).
-        type: the layer's class name (``"Conv2d"``).
-        shape: the weight's shape, ``(n_out, n_in)`` or ``(out, in / groups, *kernel)``.
-        activation: the nonlinearity the scheme was chosen for.
-        scheme: ``"he"``, ``"lecun"``, ``"xavier"`` or ``"orthogonal"`` (what ``"auto"`` chose).
-        std: the standard deviation of the distribution the weights were drawn from.
-        fan_in, fan_out: as in :func:`trainready.init.fans`.
-        bias: whether a bias was set to zero.
-    """
-
-    name: str
-    type: str
-    shape: tuple[int, ...]
-    activation: str
-    scheme: str
-    std: float
-    fan_in: int
-    fan_out: int
-    bias: bool
-
-
-@dataclass(frozen=True)
-class InitTable:
-    """The rows :func:`init_` returns, one per layer, in module order."""
-
-    rows: tuple[InitRow, ...]
-
-    def __iter__(self) -> Iterator[InitRow]:
-        return iter(self.rows)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, i: int) -> InitRow:
-        return self.rows[i]
-
-    def __str__(self) -> str:
-        head = ("layer", "type", "shape", "activation", "scheme", "std", "fan_in")
-        body = [
-            (
-                r.name,
-                r.type,
-                "×".join(map(str, r.shape)),
-                r.activation,
-                r.scheme,
-                f"{r.std:.4g}",
-                str(r.fan_in),
-            )
-            for r in self.rows
-        ]
-        widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
-        lines = [
-            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-            for row in (head, *body)
-        ]
-        return "\n".join(lines)
 
 
 def _activation_override(
@@ -283,33 +209,25 @@ def init_(
             )
         act, slope = _activation_override(activation, name, (act_name, slope))
         shape = tuple(int(s) for s in weight.shape)
-        fan_in, fan_out = _init.fans(shape)
-        g = _auto_gain(act, slope)
-        chosen = scheme
-        if scheme == "auto":
-            chosen = "he" if g > 1.0 else "lecun"
-            std = g / math.sqrt(fan_in)
-            W = _init.normal(shape, std, rng=gen)
-        elif scheme == "he":
-            std = math.sqrt(2.0 / fan_in)
-            W = _init.he_normal(shape, rng=gen)
-        elif scheme == "lecun":
-            std = 1.0 / math.sqrt(fan_in)
-            W = _init.lecun_normal(shape, rng=gen)
-        elif scheme in ("xavier", "glorot"):
-            std = math.sqrt(2.0 / (fan_in + fan_out))
-            W = _init.xavier_normal(shape, rng=gen)
-        else:  # orthogonal
-            std = g / math.sqrt(max(shape[0], math.prod(shape[1:])))
-            W = _init.orthogonal(shape, gain=g, rng=gen)
+        W, chosen, std = draw_layer(shape, scheme, act, rng=gen, slope=slope)
+        bias = bias_of(layer)
         with torch.no_grad():
             weight.copy_(torch.from_numpy(np.ascontiguousarray(W)))
-            bias = bias_of(layer)
-            has_bias = bias is not None
             if bias is not None:
                 bias.zero_()
+        fan_in, fan_out = fans(shape)
         rows.append(
-            InitRow(name, type(layer).__name__, shape, act, chosen, std, fan_in, fan_out, has_bias)
+            InitRow(
+                name=name,
+                type=type(layer).__name__,
+                shape=shape,
+                activation=act,
+                scheme=chosen,
+                std=std,
+                fan_in=fan_in,
+                fan_out=fan_out,
+                bias=bias is not None,
+            )
         )
     if not rows:
         raise ValueError(
@@ -319,9 +237,57 @@ def init_(
 
 
 def run_module(module: torch.nn.Module, batch: Any) -> Any:
-    """``module(batch)``; a tuple is unpacked as positional and a dict as keyword inputs."""
+    """``module(batch)``; a tuple is unpacked as positional and a dict as keyword inputs.
+
+    A RuntimeError from the forward pass (a batch of the wrong width, most often) becomes a
+    ValueError that names ``X``, the batch's shape and the first layer's expected input.
+    """
+    try:
+        if isinstance(batch, tuple):
+            return module(*batch)
+        if isinstance(batch, dict):
+            return module(**batch)
+        return module(batch)
+    except RuntimeError as exc:
+        first = next((m for m in module.modules() if isinstance(m, LAYER_TYPES)), None)
+        wants = ""
+        if isinstance(first, torch.nn.Linear):
+            wants = f" (its first Linear layer takes {first.in_features} features)"
+        elif first is not None:
+            wants = f" (its first {type(first).__name__} takes {first.in_channels} channels)"
+        raise invalid(
+            "X",
+            f"a batch that the model accepts{wants}",
+            describe(batch),
+            f"pass a batch of that shape (torch said: {str(exc).splitlines()[0][:200]})",
+        ) from exc
+
+
+def as_batch(batch: Any, module: torch.nn.Module, *, min_rows: int = 1) -> Any:
+    """The batch as tensors: NumPy arrays become tensors of the module's dtype; NaN/inf and too
+    few rows are refused (ValueError naming ``X``)."""
     if isinstance(batch, tuple):
-        return module(*batch)
+        return tuple(as_batch(b, module, min_rows=min_rows) for b in batch)
     if isinstance(batch, dict):
-        return module(**batch)
-    return module(batch)
+        return {k: as_batch(v, module, min_rows=min_rows) for k, v in batch.items()}
+    if isinstance(batch, np.ndarray):
+        p = next(iter(module.parameters()), None)
+        dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
+        t = torch.from_numpy(np.ascontiguousarray(batch))
+        batch = t.to(dtype) if t.is_floating_point() or dtype.is_floating_point else t
+    if isinstance(batch, torch.Tensor) and batch.is_floating_point():
+        if batch.ndim and batch.shape[0] < min_rows:
+            raise invalid(
+                "X",
+                f"a batch of {min_rows} rows or more (rows are examples)",
+                f"shape {tuple(batch.shape)}",
+                "pass a representative batch of many rows",
+            )
+        if not bool(torch.isfinite(batch).all()):
+            raise invalid(
+                "X",
+                "finite values",
+                "NaN or inf in the batch",
+                "remove or impute them (see trainready.normalize.audit)",
+            )
+    return batch

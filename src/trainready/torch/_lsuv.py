@@ -1,102 +1,115 @@
-"""LSUV for PyTorch modules (Mishkin & Matas 2016), with trainready.init's orthonormal start."""
+"""LSUV for PyTorch modules: forward hooks give :func:`trainready.init.run_lsuv` its layer-wise
+view of any ``nn.Module`` (the algorithm itself is written once, in :mod:`trainready.init`)."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
+from numpy.typing import NDArray
 
-from .. import init as _init
-from ..init import RngLike, as_generator
-from ._init import bias_of, layers_with_activations, run_module, weight_of
+from .._rng import RngLike
+from .._stats import robust_std
+from ..init import LsuvRow, LsuvTable, run_lsuv
+from ._init import as_batch, bias_of, layers_with_activations, run_module, weight_of
 
-__all__ = ["LsuvRow", "LsuvTable", "lsuv_"]
-
-
-@dataclass(frozen=True)
-class LsuvRow:
-    """What :func:`lsuv_` did to one layer (in forward order).
-
-    Attributes:
-        name: the module path.
-        iterations: rescalings made (0 when the variance was already within ``tol``).
-        variance_before: variance of the layer's output before rescaling (after the
-            orthonormal start when ``orthonormal=True``).
-        variance_after: variance of the layer's output at the end.
-        scale: the factor the weights were multiplied by in total.
-    """
-
-    name: str
-    iterations: int
-    variance_before: float
-    variance_after: float
-    scale: float
-
-
-@dataclass(frozen=True)
-class LsuvTable:
-    """The rows :func:`lsuv_` returns; ``skipped`` names layers the forward pass never called."""
-
-    rows: tuple[LsuvRow, ...]
-    skipped: tuple[str, ...] = ()
-
-    def __iter__(self) -> Iterator[LsuvRow]:
-        return iter(self.rows)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, i: int) -> LsuvRow:
-        return self.rows[i]
+__all__ = ["LsuvRow", "LsuvTable", "ModuleLayers", "lsuv_"]
 
 
 class _Stop(Exception):
     """Raised by a hook to end a forward pass once the layer of interest has run."""
 
 
-def _call_order(module: torch.nn.Module, batch: Any) -> list[str]:
-    names = {id(m): n for n, m, *_ in layers_with_activations(module)}
-    order: list[str] = []
-    handles = []
+class ModuleLayers:
+    """The Linear/Conv layers of a module on a batch: :class:`trainready.init.LayerwiseModel`.
 
-    def hook(m: torch.nn.Module, args: Any, out: Any) -> None:
-        n = names[id(m)]
-        if n not in order:
-            order.append(n)
+    Runs in eval mode under ``no_grad`` (no dropout; BatchNorm uses its running statistics);
+    ``commit()`` restores the training flags and every buffer, so only the Linear/Conv weights
+    and biases change.
+    """
 
-    for _, m, *_ in layers_with_activations(module):
-        handles.append(m.register_forward_hook(hook))
-    try:
-        run_module(module, batch)
-    finally:
-        for h in handles:
+    def __init__(self, module: torch.nn.Module, batch: Any) -> None:
+        self.module, self.batch = module, batch
+        self.layers = {n: m for n, m, *_ in layers_with_activations(module)}
+        if not self.layers:
+            raise ValueError(f"module: {type(module).__name__} has no Linear or Conv layer")
+        self._modes = [(m, m.training) for m in module.modules()]
+        self._buffers = [(b, b.detach().clone()) for b in module.buffers()]
+        self._weights = [
+            (t, t.detach().clone())
+            for m in self.layers.values()
+            for t in (weight_of(m), bias_of(m))
+            if t is not None
+        ]
+        self._grad = torch.no_grad()
+        self._grad.__enter__()
+        module.eval()
+
+    def layer_names(self) -> list[str]:
+        return list(self.layers)
+
+    def call_order(self) -> list[str]:
+        names = {id(m): n for n, m in self.layers.items()}
+        order: list[str] = []
+
+        def hook(m: torch.nn.Module, args: Any, out: Any) -> None:
+            if names[id(m)] not in order:
+                order.append(names[id(m)])
+
+        handles = [m.register_forward_hook(hook) for m in self.layers.values()]
+        try:
+            run_module(self.module, self.batch)
+        finally:
+            for h in handles:
+                h.remove()
+        return order
+
+    def weight_shape(self, name: str) -> tuple[int, ...]:
+        return tuple(int(s) for s in weight_of(self.layers[name]).shape)
+
+    def set_weight(self, name: str, W: NDArray[np.float64]) -> None:
+        weight_of(self.layers[name]).copy_(torch.from_numpy(np.ascontiguousarray(W)))
+
+    def zero_bias(self, name: str) -> None:
+        b = bias_of(self.layers[name])
+        if b is not None:
+            b.zero_()
+
+    def scale_weight(self, name: str, factor: float) -> None:
+        weight_of(self.layers[name]).mul_(factor)
+
+    def output_std(self, name: str) -> float:
+        seen: list[float] = []
+
+        def hook(m: torch.nn.Module, args: Any, out: Any) -> None:
+            seen.append(robust_std(out.detach().to(torch.float64).cpu().numpy()))
+            raise _Stop
+
+        h = self.layers[name].register_forward_hook(hook)
+        try:
+            run_module(self.module, self.batch)
+        except _Stop:
+            pass
+        finally:
             h.remove()
-    return order
+        return seen[0]
 
-
-def _output_variance(module: torch.nn.Module, layer: torch.nn.Module, batch: Any) -> float:
-    seen: list[float] = []
-
-    def hook(m: torch.nn.Module, args: Any, out: Any) -> None:
-        seen.append(float(out.detach().to(torch.float64).var(unbiased=False)))
-        raise _Stop
-
-    h = layer.register_forward_hook(hook)
-    try:
-        run_module(module, batch)
-    except _Stop:
-        pass
-    finally:
-        h.remove()
-    return seen[0]
+    def commit(self, ok: bool) -> None:
+        if not ok:
+            for t, saved in self._weights:
+                t.copy_(saved)
+        for m, flag in self._modes:
+            m.training = flag
+        for b, saved in self._buffers:
+            if not torch.equal(b, saved):
+                b.copy_(saved)
+        self._grad.__exit__(None, None, None)
 
 
 def lsuv_(
     module: torch.nn.Module,
-    batch: Any,
+    X: Any,
     *,
     tol: float = 0.1,
     max_iter: int = 10,
@@ -105,77 +118,27 @@ def lsuv_(
 ) -> LsuvTable:
     """Layer-sequential unit-variance initialization (Mishkin & Matas 2016) in place.
 
-    1. Every Linear/Conv weight becomes an orthonormal matrix (:func:`trainready.init.orthogonal`,
-       gain 1), every bias 0 (skipped with ``orthonormal=False``: the current weights are
-       rescaled).
-    2. Layer by layer in the order the forward pass calls them: run ``batch`` forward (stopped
-       right after that layer), divide the weight by the square root of the variance of the
-       layer's output, until ``|Var - 1| < tol`` or ``max_iter`` rescalings.
-
-    The passes run under ``torch.no_grad()`` in eval mode (no dropout; BatchNorm uses its running
-    statistics); training flags and every buffer are restored afterwards, so only the Linear and
-    Conv weights and biases change.
-
-    Args:
-        module: any ``nn.Module``.
-        batch: a representative input batch: a tensor (``module(batch)``), a tuple (positional
-            inputs) or a dict (keyword inputs).
-        tol: stop when ``|Var - 1| < tol``.
-        max_iter: at most this many rescalings per layer.
-        rng: for the orthonormal matrices.
-        orthonormal: start from orthonormal weights.
+    :func:`trainready.init.lsuv_` for any ``nn.Module`` (the same algorithm,
+    :func:`trainready.init.run_lsuv`, and the same arguments): orthonormal Linear/Conv weights
+    and zero biases, then, layer by layer in the order the forward pass calls them, the weight
+    divided by the std of its output on ``X`` until ``|Var - 1| < tol``. The passes run under
+    ``no_grad`` in eval mode (no dropout; BatchNorm uses its running statistics); training
+    flags and buffers are restored, so only the Linear/Conv weights and biases change (nothing
+    on an error). ``X`` is a tensor (a NumPy array is converted to the module's dtype), a tuple
+    of positional inputs or a dict of keyword inputs.
 
     Returns:
-        An :class:`LsuvTable` (one :class:`LsuvRow` per layer the forward pass called).
+        An :class:`trainready.init.LsuvTable` (one row per layer the forward pass called).
 
     Example:
         >>> import torch, trainready as tr
         >>> nn = torch.nn
         >>> model = nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, 1))
         >>> table = tr.torch.lsuv_(model, torch.randn(256, 16), rng=0)
-        >>> all(abs(r.variance_after - 1) < 0.1 for r in table)
+        >>> table.ok and all(abs(r.variance_after - 1) < 0.1 for r in table)
         True
     """
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"module: expected a torch.nn.Module, got {type(module).__name__}")
-    if not (isinstance(tol, int | float) and not isinstance(tol, bool) and 0 < tol < math.inf):
-        raise ValueError(f"tol: expected a positive number such as 0.1, got {tol!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"max_iter: expected an int >= 1 such as 10, got {max_iter!r}")
-    gen = as_generator(rng)
-    layers = {n: m for n, m, *_ in layers_with_activations(module)}
-    if not layers:
-        raise ValueError(f"module: {type(module).__name__} has no Linear or Conv layer")
-    modes = [(m, m.training) for m in module.modules()]
-    buffers = [(b, b.detach().clone()) for b in module.buffers()]
-    rows = []
-    try:
-        module.eval()
-        with torch.no_grad():
-            if orthonormal:
-                for m in layers.values():
-                    w, b = weight_of(m), bias_of(m)
-                    w.copy_(torch.from_numpy(_init.orthogonal(tuple(w.shape), rng=gen)))
-                    if b is not None:
-                        b.zero_()
-            order = _call_order(module, batch)
-            for name in order:
-                layer = layers[name]
-                var0 = var = _output_variance(module, layer, batch)
-                total, it = 1.0, 0
-                while it < max_iter and abs(var - 1.0) >= tol and 0 < var < math.inf:
-                    factor = 1.0 / math.sqrt(var)
-                    weight_of(layer).mul_(factor)
-                    total *= factor
-                    it += 1
-                    var = _output_variance(module, layer, batch)
-                rows.append(LsuvRow(name, it, var0, var, total))
-    finally:
-        for m, flag in modes:
-            m.training = flag
-        with torch.no_grad():
-            for b, saved in buffers:
-                if not torch.equal(b, saved):
-                    b.copy_(saved)
-    skipped = tuple(n for n in layers if n not in {r.name for r in rows})
-    return LsuvTable(tuple(rows), skipped)
+    view = ModuleLayers(module, as_batch(X, module))
+    return run_lsuv(view, tol=tol, max_iter=max_iter, rng=rng, orthonormal=orthonormal)
