@@ -9,9 +9,11 @@ what to run from ``__sklearn_tags__()`` (built lazily below from sklearn's own `
 
 from __future__ import annotations
 
+import contextlib
+import copy as _copy
 import inspect
-from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,12 +22,16 @@ from ..errors import NotFittedError
 from ._inputs import (
     InputInfo,
     as_float_array,
+    check_flag,
     is_array_like,
     is_dask_array,
     is_torch_tensor,
     warn_user,
 )
 from ._kernels import affine, bshape
+
+if TYPE_CHECKING:
+    from .._persist import State
 
 __all__ = ["ProgressCallback", "ScalerBase"]
 
@@ -53,6 +59,7 @@ class ScalerBase:
     """Base of :class:`StandardScaler` and :class:`MinMaxScaler` (not public)."""
 
     _PARAMS: ClassVar[tuple[str, ...]] = ()
+    _BOOL_PARAMS: ClassVar[tuple[str, ...]] = ()
     nan_policy: str
     axis: int | None
     copy: bool
@@ -121,6 +128,8 @@ class ScalerBase:
 
     # ----------------------------------------------------------------------- validation
     def _validate_params(self) -> None:
+        for name in self._BOOL_PARAMS:
+            check_flag(getattr(self, name), name)
         if self.nan_policy not in ("raise", "omit"):
             raise ValueError(
                 f"nan_policy must be 'raise' or 'omit'; got {self.nan_policy!r}. 'raise' refuses "
@@ -227,6 +236,10 @@ class ScalerBase:
     def fit(self, X: Any, y: Any = None, *, progress: ProgressCallback | None = None) -> Any:
         """Compute the statistics of the training data, forgetting any previous fit.
 
+        All or nothing: if the fit fails part-way (NaN in a later chunk, a chunk of another
+        width, an exception in ``progress``, Ctrl-C), the scaler is left exactly as it was before
+        the call (unfitted if it was).
+
         Args:
             X: ``(n_samples, n_features)`` array-like (NumPy, torch tensor, pandas DataFrame,
                 dask array), N-D data with ``axis`` set, or an iterable of such chunks (a
@@ -239,19 +252,43 @@ class ScalerBase:
             self
         """
         self._validate_params()
-        self._reset()
-        return self._fit_any(X, progress, warn=True)
+        if progress is not None and not callable(progress):
+            raise TypeError(
+                f"progress: expected a callable progress(chunks_done, samples_seen) or None; got "
+                f"{type(progress).__name__}. Pass a function, or leave it out."
+            )
+        with self._all_or_nothing():
+            self._reset()
+            return self._fit_any(X, progress, warn=True)
 
     def partial_fit(self, X: Any, y: Any = None) -> Any:
         """Add one chunk (or an iterable of chunks, or a dask array) to the statistics.
+
+        All or nothing: a failed call leaves the statistics of the previous calls unchanged.
 
         Returns:
             self
         """
         self._validate_params()
-        if getattr(self, "_state", None) is None or not hasattr(self, "n_features_in_"):
-            self._reset()
-        return self._fit_any(X, None, warn=True)
+        with self._all_or_nothing():
+            if getattr(self, "_state", None) is None or not hasattr(self, "n_features_in_"):
+                self._reset()
+            return self._fit_any(X, None, warn=True)
+
+    @contextlib.contextmanager
+    def _all_or_nothing(self) -> Iterator[None]:
+        """Restore every attribute (and a copy of the running state) if the body raises."""
+        saved = dict(vars(self))
+        saved["_state"] = _copy.deepcopy(getattr(self, "_state", None))
+        had_state = "_state" in vars(self)
+        try:
+            yield
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(saved)
+            if not had_state:
+                del self._state
+            raise
 
     def _fit_any(self, X: Any, progress: ProgressCallback | None, *, warn: bool) -> Any:
         if is_dask_array(X):
@@ -288,12 +325,7 @@ class ScalerBase:
     def _fit_chunk(self, X: Any) -> None:
         first = getattr(self, "_state", None) is None
         arr, ax, _ = self._validate(X, reset=first, method="fit")
-        try:
-            self._update(arr, ax)
-        except Exception:
-            if first:  # leave no half-fitted state behind
-                self._reset()
-            raise
+        self._update(arr, ax)
 
     def _fit_dask(self, X: Any) -> None:
         from ._dask import check_dask_input
@@ -357,6 +389,8 @@ class ScalerBase:
 
     def _apply(self, X: Any, copy: bool | None, *, inverse: bool, method: str) -> Any:
         self._check_fitted(method)
+        if copy is not None:
+            check_flag(copy, "copy")
         copy = self.copy if copy is None else copy
         a, b, mode = self._affine_params(inverse)
         if is_torch_tensor(X):
@@ -476,8 +510,24 @@ class ScalerBase:
         return names
 
     # ------------------------------------------------------------------------ persistence
+    def to_state(self) -> State:
+        """The fitted scaler as a persistence :class:`~trainready._persist.State` (arrays copied)."""
+        from ._state import scaler_to_state
+
+        return scaler_to_state(self)
+
+    @classmethod
+    def from_state(cls, state: State) -> Any:
+        """A scaler from :meth:`to_state`'s output, every field checked (FormatError otherwise)."""
+        from ._state import scaler_from_state
+
+        return scaler_from_state(state, expected=None if cls is ScalerBase else cls)
+
     def save(self, path: Any) -> None:
-        """Write the fitted scaler to ``path`` (``.npz`` or ``.json``), bit-exact, no pickle."""
+        """Write the fitted scaler to ``path`` (``.npz`` or ``.json``), atomically, bit-exact, no pickle.
+
+        A path without a suffix gets ``.npz``; :meth:`load` with the same path finds it.
+        """
         from ._io import save
 
         save(self, path)

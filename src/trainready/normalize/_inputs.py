@@ -18,6 +18,7 @@ __all__ = [
     "InputInfo",
     "as_float_array",
     "check_axis",
+    "check_flag",
     "is_array_like",
     "is_dask_array",
     "is_torch_tensor",
@@ -83,6 +84,21 @@ def warn_user(message: str, category: type[Warning]) -> None:
         frame = frame.f_back  # type: ignore[assignment]
         level += 1
     warnings.warn(message, category, stacklevel=level)
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """``value`` as a bool; anything but True/False (``"no"``, ``0``, None) is refused.
+
+    Example:
+        >>> check_flag(False, "copy")
+        False
+    """
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise TypeError(
+        f"{name}: expected True or False; got {value!r} ({type(value).__name__}). Pass a bool, "
+        f"e.g. {name}=False (a string such as 'no' would count as True)."
+    )
 
 
 def check_axis(arr: NDArray[Any], axis: int | None, name: str) -> int:
