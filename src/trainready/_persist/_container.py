@@ -135,7 +135,7 @@ SpecFunction = Callable[[Header], Mapping[str, ArraySpec]]
 def bad_file(path: Any, what: str, why: str, fix: str | None = None) -> FormatError:
     """A :class:`FormatError` naming the file, what it should be, what is wrong and the fix."""
     fix = fix or f"Re-create it with save() from this trainready version (a {what})."
-    return FormatError(f"{str(path)!r} is not a valid trainready {what} file: {why}. {fix}")
+    return FormatError(f"{str(path)!r} is not a trainready {what} file, or is damaged: {why}. {fix}")
 
 
 def check_version(path: Any, what: str, version: Any, current: int) -> int:
