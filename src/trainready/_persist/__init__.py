@@ -89,6 +89,8 @@ def save_path(path: str | os.PathLike[str], format: str | None = None) -> tuple[
     if format is not None and format not in ("npz", "json"):
         raise ValueError(f"format: expected 'npz' or 'json'; got {format!r}.")
     p = Path(path)
+    if p.is_dir():
+        raise IsADirectoryError(f"path: {str(p)!r} is a folder; give a file name inside it.")
     suffix = p.suffix.lower()
     if suffix in _FORMATS:
         kind = _FORMATS[suffix]

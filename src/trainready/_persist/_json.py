@@ -111,8 +111,10 @@ def _decode_array(name: str, entry: Any, spec: ArraySpec, path: Any, what: str) 
             path, what, f"array {name!r} has dtype {entry['dtype']!r}; expected {spec.describe()}"
         )
     shape = entry["shape"]
-    if not isinstance(shape, list) or shape != list(spec.shape) or any(
-        isinstance(d, bool) for d in shape
+    if (
+        not isinstance(shape, list)
+        or not all(type(d) is int for d in shape)
+        or shape != list(spec.shape)
     ):
         raise bad_file(path, what, f"array {name!r} has shape {shape!r}; expected {spec.shape}")
     data = entry["data"]

@@ -11,6 +11,7 @@ header over three members (``__format__``, ``__version__``, ``config``); they ar
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from collections.abc import Mapping
 from typing import IO, Any
@@ -39,7 +40,7 @@ _LEGACY = ("__format__", "__version__", "config")
 _HEADER_BYTES = 1 << 20  # a header member above 1 MiB is not ours
 _NPY_SLACK = 1 << 16  # room for an .npy header in front of the data
 _MAX_MEMBERS = 10_000
-_MAX_RATIO = 200  # a deflated member expanding more than this is a bomb, not our data
+_MAX_RATIO = 50  # a deflated member expanding more than this is a bomb, not our data
 
 
 def write_npz(fh: IO[bytes], state: State) -> None:
@@ -150,7 +151,7 @@ def _read_scalar(
             label = "a text array" if kind == "U" else "an integer"
             raise bad_file(path, what, f"its {name!r} entry is not {label} (dtype {dtype}, "
                            f"shape {shape})")
-        arr = _fill(fh, dtype, shape, fortran, name, path, what)
+        arr = _fill(fh, dtype, shape, fortran, info.file_size, name, path, what)
     return arr[()]
 
 
@@ -197,7 +198,7 @@ def _read_member(
                            f"{spec.describe()}")
         if shape != spec.shape:
             raise bad_file(path, what, f"entry {name!r} has shape {shape}; expected {spec.shape}")
-        return _fill(fh, dtype, shape, fortran, name, path, what)
+        return _fill(fh, dtype, shape, fortran, info.file_size, name, path, what)
 
 
 def _fill(
@@ -205,11 +206,25 @@ def _fill(
     dtype: np.dtype[Any],
     shape: tuple[int, ...],
     fortran: bool,
+    declared: int,
     name: str,
     path: Any,
     what: str,
 ) -> NDArray[Any]:
-    """Allocate the (already checked) array and read exactly its bytes; then expect the end."""
+    """Allocate the (already checked) array and read exactly its bytes; then expect the end.
+
+    ``declared`` is the member's size in the zip directory, itself bounded by the file's size
+    (or a compression ratio): an ``.npy`` header claiming more data than that is refused here,
+    before anything is allocated.
+    """
+    nbytes = dtype.itemsize * math.prod(shape)
+    if nbytes > declared:
+        raise bad_file(
+            path,
+            what,
+            f"entry {name!r} claims {nbytes} bytes of data (dtype {dtype}, shape {shape}) in a "
+            f"member of {declared} bytes",
+        )
     arr = np.empty(shape[::-1] if fortran else shape, dtype=dtype)
     view = memoryview(arr.reshape(-1).view(np.uint8)) if arr.size else memoryview(b"")
     try:

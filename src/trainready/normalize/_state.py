@@ -147,8 +147,8 @@ def _check_params(path: Any, name: str, params: Any) -> dict[str, Any]:
     for key in ("with_mean", "with_std", "copy", "clip"):
         if key in p and not isinstance(p[key], bool):
             raise _field(path, f"params.{key}", "true or false", p[key])
-    if p["axis"] is not None:
-        _int(path, "params.axis", p["axis"], -64, 64)
+    if p["axis"] is not None and _int(path, "params.axis", p["axis"], -64, 64) == 0:
+        raise _field(path, "params.axis", "None or a feature axis (axis 0 holds the samples)", 0)
     if p["nan_policy"] not in ("raise", "omit"):
         raise _field(path, "params.nan_policy", "'raise' or 'omit'", p["nan_policy"])
     if name == "MinMaxScaler":
@@ -176,6 +176,8 @@ def scaler_specs(header: Header, path: Any = "the state") -> dict[str, ArraySpec
     specs: dict[str, ArraySpec] = {}
     for attr, kind in table.items():
         value = attrs.get(attr)
+        if attr == "n_samples_seen_" and kind == "int":
+            _int(path, f"attributes.{attr}", value, 1, 2**62)
         if attr not in attrs or kind == "int":
             continue
         if value == "array":
@@ -290,8 +292,8 @@ def _compare(
                          _short(saved))
         if saved is not None and kind != "int_or_array":
             setattr(est, attr, np.array(saved, dtype=np.float64))
-    if name == "MinMaxScaler" and est.n_samples_seen_ != attrs["_state_count"]:
-        raise _field(path, "_state_count", f"n_samples_seen_ ({est.n_samples_seen_})",
+    if name == "MinMaxScaler" and attrs["n_samples_seen_"] != attrs["_state_count"]:
+        raise _field(path, "_state_count", f"n_samples_seen_ ({attrs['n_samples_seen_']})",
                      attrs["_state_count"])
 
 
