@@ -51,24 +51,41 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     folder = path.parent
     tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
     fd = -1
+    done = False
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        with os.fdopen(fd, "wb") as fh:
-            fd = -1  # the file object owns it now
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if fd >= 0:
-            os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError) and exc.errno is not None:
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            fd = os.open(tmp, flags, 0o666)
+            with os.fdopen(fd, "wb") as fh:
+                fd = -1  # the file object owns it now
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+            done = True
+        except OSError as exc:
+            if exc.errno is None:
+                raise
             raise OSError(
                 exc.errno,
                 f"cannot save {str(path)!r}: {exc.strerror or exc}; the old file, if any, is "
                 "unchanged",
             ) from exc
-        raise
+    finally:
+        # Inline (no call before the inner try): a second Ctrl-C arriving while we clean up is
+        # caught, the cleanup finishes, and the interrupt is raised afterwards.
+        interrupted: KeyboardInterrupt | None = None
+        while not done:
+            try:
+                if fd >= 0:
+                    fd, closing = -1, fd
+                    with contextlib.suppress(OSError):
+                        os.close(closing)
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                done = True
+            except KeyboardInterrupt as exc:
+                interrupted = exc
+        if interrupted is not None:
+            raise interrupted
     _sync_folder(folder)
