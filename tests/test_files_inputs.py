@@ -64,8 +64,9 @@ def test_fit_arguments(kwargs, arg, exc):
 
 def test_fit_accepts_numpy_numbers():
     data = tr.datasets.circles(40, 10, rng=0)
-    hist = MLP([2, 3, 1], rng=0).fit(data.X_train, data.y_train, lr=np.float64(0.1),
-                                     epochs=np.int64(3), batch_size=np.int32(8))
+    hist = MLP([2, 3, 1], rng=0).fit(
+        data.X_train, data.y_train, lr=np.float64(0.1), epochs=np.int64(3), batch_size=np.int32(8)
+    )
     assert hist.epochs == 3 and hist.batch_size == 8
 
 

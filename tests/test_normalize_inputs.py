@@ -55,8 +55,15 @@ def bad_streams(rng: np.random.Generator) -> dict[str, tuple[type[BaseException]
 
 
 @pytest.mark.parametrize("cls", SCALERS)
-@pytest.mark.parametrize("case", ["NaN in chunk 2", "width changes in chunk 2",
-                                  "Ctrl-C after chunk 1", "not an array in chunk 2"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "NaN in chunk 2",
+        "width changes in chunk 2",
+        "Ctrl-C after chunk 1",
+        "not an array in chunk 2",
+    ],
+)
 def test_a_failed_fit_leaves_an_unfitted_scaler_unfitted(cls, case):
     exc, stream = bad_streams(np.random.default_rng(0))[case]
     sc = cls()
@@ -70,8 +77,15 @@ def test_a_failed_fit_leaves_an_unfitted_scaler_unfitted(cls, case):
 
 
 @pytest.mark.parametrize("cls", SCALERS)
-@pytest.mark.parametrize("case", ["NaN in chunk 2", "width changes in chunk 2",
-                                  "Ctrl-C after chunk 1", "not an array in chunk 2"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "NaN in chunk 2",
+        "width changes in chunk 2",
+        "Ctrl-C after chunk 1",
+        "not an array in chunk 2",
+    ],
+)
 def test_a_failed_fit_or_partial_fit_keeps_the_previous_state(cls, case):
     rng = np.random.default_rng(1)
     exc, stream = bad_streams(rng)[case]
@@ -130,8 +144,7 @@ def stream(n_rows: int, n_feat: int, mean: float, std: float, chunk: int, seed: 
     rng = np.random.default_rng(seed)
     for start in range(0, n_rows, chunk):
         m = min(chunk, n_rows - start)
-        yield mean + std * rng.standard_normal((m, n_feat)) if std else np.full((m, n_feat),
-                                                                                 mean)
+        yield mean + std * rng.standard_normal((m, n_feat)) if std else np.full((m, n_feat), mean)
 
 
 def test_four_million_rows_with_a_small_spread_are_not_constant():
@@ -153,8 +166,15 @@ def test_a_truly_constant_feature_is_still_constant_after_fifty_million_rows():
 
 
 def test_constant_features_of_every_kind_are_found():
-    X = np.column_stack([np.zeros(1000), np.full(1000, -3.7e-300), np.full(1000, 1e300),
-                         np.full(1000, np.pi), np.arange(1000.0)])
+    X = np.column_stack(
+        [
+            np.zeros(1000),
+            np.full(1000, -3.7e-300),
+            np.full(1000, 1e300),
+            np.full(1000, np.pi),
+            np.arange(1000.0),
+        ]
+    )
     for omit in ("raise", "omit"):
         with pytest.warns(ConstantFeatureWarning, match=r"4 feature\(s\)"):
             sc = StandardScaler(nan_policy=omit).fit(chunks(X[:300], X[300:]))
@@ -190,12 +210,16 @@ def test_the_bound_is_above_the_computed_error_and_below_real_spreads(offset, st
     exact_var = sum((Fraction(v) - exact_mean) ** 2 for v in x) / len(x)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConstantFeatureWarning)
-        sc = StandardScaler().fit(chunks(x[:split, None], x[split:, None]) if split < len(x)
-                                  else x[:, None])
+        sc = StandardScaler().fit(
+            chunks(x[:split, None], x[split:, None]) if split < len(x) else x[:, None]
+        )
     err = abs(Fraction(float(sc.var_[0])) - exact_var)
     n = len(x)
-    assert err <= Fraction(4 * n) * Fraction(np.finfo(float).eps) * exact_var + Fraction(
-        float(constant_bound(sc.mean_)[0])) / 10**6
+    assert (
+        err
+        <= Fraction(4 * n) * Fraction(np.finfo(float).eps) * exact_var
+        + Fraction(float(constant_bound(sc.mean_)[0])) / 10**6
+    )
     if exact_var == 0:
         assert sc.var_[0] == 0 and sc.scale_[0] == 1.0
     elif exact_var > 4 * Fraction(float(constant_bound(sc.mean_)[0])):
@@ -234,9 +258,15 @@ def test_transform_copy_must_be_a_boolean():
 
 @pytest.mark.parametrize(
     ("feature_range", "match"),
-    [((0, np.inf), "finite bounds"), ((-np.inf, 0), "finite bounds"), ((np.nan, 1), "finite"),
-     (("0", "1"), "pair \\(low, high\\) of numbers"), ((True, 2), "of numbers"),
-     ((0, 1, 2), "pair"), ((1, 1), "smaller than maximum")],
+    [
+        ((0, np.inf), "finite bounds"),
+        ((-np.inf, 0), "finite bounds"),
+        ((np.nan, 1), "finite"),
+        (("0", "1"), "pair \\(low, high\\) of numbers"),
+        ((True, 2), "of numbers"),
+        ((0, 1, 2), "pair"),
+        ((1, 1), "smaller than maximum"),
+    ],
 )
 def test_feature_range_must_be_finite_numbers(feature_range, match):
     with pytest.raises(ValueError, match=match):

@@ -38,8 +38,15 @@ def objects() -> dict[str, Any]:
     Xn = X.copy()
     Xn[4, 1] = np.nan
     y = (X[:, 0] > 3).astype(int)
-    net = MLP([3, 5, 4, 2], activation=["relu", "tanh"], output="softmax", l2=0.01,
-              keep_prob=[1.0, 0.8], batch_norm=[True, False], rng=0)
+    net = MLP(
+        [3, 5, 4, 2],
+        activation=["relu", "tanh"],
+        output="softmax",
+        l2=0.01,
+        keep_prob=[1.0, 0.8],
+        batch_norm=[True, False],
+        rng=0,
+    )
     net.fit(X, y, lr=0.05, epochs=3, rng=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConstantFeatureWarning)
@@ -147,8 +154,9 @@ def test_version_1_scaler_files_still_load():
         np.testing.assert_array_equal(sc.transform(X), (X - mean) / scale)
         mm = MinMaxScaler.load(DATA / f"v1_minmax.{ext}")
         with np.load(DATA / "v1_minmax.npz", allow_pickle=False) as raw:
-            np.testing.assert_array_equal(mm.transform(X[:, [0, 2]]),
-                                          X[:, [0, 2]] * raw["scale_"] + raw["min_"])
+            np.testing.assert_array_equal(
+                mm.transform(X[:, [0, 2]]), X[:, [0, 2]] * raw["scale_"] + raw["min_"]
+            )
         sc.partial_fit(X)  # the running state came along
 
 
@@ -170,9 +178,14 @@ def test_version_rule_is_one_rule(tmp_path: Path):
     for obj in (StandardScaler().fit(_X()), MLP([2, 3, 1], rng=0)):
         obj.save(tmp_path / "o.json")
         doc = json.loads((tmp_path / "o.json").read_text())
-        for version, msg in [(99, "newer than this trainready.*upgrade"), (0, "version is 0"),
-                             (-1, "version is -1"), ("2", "not an integer"),
-                             (True, "not an integer"), (2.0, "not an integer")]:
+        for version, msg in [
+            (99, "newer than this trainready.*upgrade"),
+            (0, "version is 0"),
+            (-1, "version is -1"),
+            ("2", "not an integer"),
+            (True, "not an integer"),
+            (2.0, "not an integer"),
+        ]:
             (tmp_path / "v.json").write_text(json.dumps(dict(doc, version=version)))
             with pytest.raises(FormatError, match=msg):
                 load(obj, tmp_path / "v.json")
@@ -262,11 +275,15 @@ def _edit(doc: Any, path: list[Any], value: Any) -> None:
 
 
 JSON_VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-(10**30), 10**30),
-    st.floats(allow_nan=False, allow_infinity=False), st.sampled_from([1e308, -0.0, 0.5, 2, -1]),
-    st.text(max_size=5), st.sampled_from(["nan", "inf", "-inf", "array", "float64", "S10"]),
-    st.lists(st.integers(-3, 3), max_size=3), st.dictionaries(st.text(max_size=2), st.none(),
-                                                                max_size=2),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**30), 10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([1e308, -0.0, 0.5, 2, -1]),
+    st.text(max_size=5),
+    st.sampled_from(["nan", "inf", "-inf", "array", "float64", "S10"]),
+    st.lists(st.integers(-3, 3), max_size=3),
+    st.dictionaries(st.text(max_size=2), st.none(), max_size=2),
 )
 
 
@@ -316,17 +333,19 @@ def test_structure_that_breaks_parsers_is_a_format_error(tmp_path: Path):
     cases = {
         "deep": "[" * 100_000 + "]" * 100_000,
         "deep_inside": json.dumps(doc)[:-1] + ', "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
-        "huge_int": json.dumps(doc).replace('"n_features_in_": 3', '"n_features_in_": '
-                                            + "9" * 5000),
+        "huge_int": json.dumps(doc).replace(
+            '"n_features_in_": 3', '"n_features_in_": ' + "9" * 5000
+        ),
         "huge_float": json.dumps(doc).replace('"n_features_in_": 3', '"n_features_in_": 1e999'),
         "bare_nan": json.dumps(doc).replace('"with_std": true', '"with_std": NaN'),
         "duplicate": json.dumps(doc)[:-1] + ', "format": "trainready.scaler"}',
         "list": "[1, 2]",
-        "not_utf8": "{\"a\": \"\xff\"}",
+        "not_utf8": '{"a": "\xff"}',
     }
     for name, text in cases.items():
-        (tmp_path / "x.json").write_bytes(text.encode("latin-1") if name == "not_utf8"
-                                          else text.encode())
+        (tmp_path / "x.json").write_bytes(
+            text.encode("latin-1") if name == "not_utf8" else text.encode()
+        )
         with pytest.raises(FormatError):
             StandardScaler.load(tmp_path / "x.json")
 
@@ -340,8 +359,11 @@ def _standard_json(tmp_path: Path) -> dict[str, Any]:
 
 IMPOSSIBLE_STANDARD = {
     "complex mean_": (["arrays", "mean_", "dtype"], "complex128", "dtype"),
-    "str mean_": (["arrays", "mean_"], {"dtype": "<U3", "shape": [3], "data": ["a", "b", "c"]},
-                  "dtype"),
+    "str mean_": (
+        ["arrays", "mean_"],
+        {"dtype": "<U3", "shape": [3], "data": ["a", "b", "c"]},
+        "dtype",
+    ),
     "bool mean_": (["arrays", "mean_", "dtype"], "bool", "dtype"),
     "object mean_": (["arrays", "mean_", "dtype"], "object", "dtype"),
     "bytes bomb": (["arrays", "mean_", "dtype"], "S1000000000", "dtype"),
@@ -353,8 +375,7 @@ IMPOSSIBLE_STANDARD = {
     "fractional count": (["arrays", "_state_n", "data", 0], 59.5, "_state_n"),
     "negative m2": (["arrays", "_state_m2", "data", 0], -1.0, "_state_m2"),
     "inf m2": (["arrays", "_state_m2", "data", 0], "inf", "_state_m2"),
-    "negative n_samples_seen_": (["arrays", "n_samples_seen_", "data", 0], -60,
-                                 "n_samples_seen_"),
+    "negative n_samples_seen_": (["arrays", "n_samples_seen_", "data", 0], -60, "n_samples_seen_"),
     "fractional n_features_in_": (["attributes", "n_features_in_"], 3.5, "n_features_in_"),
     "bool n_features_in_": (["attributes", "n_features_in_"], True, "n_features_in_"),
     "zero features": (["attributes", "n_features_in_"], 0, "n_features_in_"),
@@ -371,8 +392,11 @@ IMPOSSIBLE_STANDARD = {
     "data not numbers": (["arrays", "var_", "data", 0], [1], "malformed"),
     "bool datum": (["arrays", "var_", "data", 0], True, "malformed"),
     "big int datum": (["arrays", "var_", "data", 0], 10**400, "malformed"),
-    "unknown array": (["arrays", "extra"], {"dtype": "float64", "shape": [1], "data": [1.0]},
-                      "unexpected"),
+    "unknown array": (
+        ["arrays", "extra"],
+        {"dtype": "float64", "shape": [1], "data": [1.0]},
+        "unexpected",
+    ),
     "arrays not dict": (["arrays"], [1, 2], "arrays"),
 }
 

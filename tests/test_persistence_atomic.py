@@ -85,7 +85,10 @@ def run_plan(folder: Path, kind: str, plan: list[tuple[float, bool]]) -> list[di
     env = dict(os.environ, PYTHONPATH=SRC, OMP_NUM_THREADS="1")
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(folder), kind, json.dumps(plan)],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
@@ -101,8 +104,7 @@ def check(results: list[dict], ext: str) -> None:
             assert r["limit"] < r["size"], r
 
 
-@pytest.mark.parametrize("kind", ["scaler.npz", "scaler.json", "minmax.npz", "mlp.npz",
-                                  "mlp.json"])
+@pytest.mark.parametrize("kind", ["scaler.npz", "scaler.json", "minmax.npz", "mlp.npz", "mlp.json"])
 def test_size_limit_and_ctrl_c_at_fixed_byte_counts(tmp_path: Path, kind: str):
     plan = [(f, c) for f in (0.0, 0.01, 0.3, 0.5, 0.99, 1.0, 2.0) for c in (False, True)]
     results = run_plan(tmp_path, kind, plan)
@@ -113,8 +115,11 @@ def test_size_limit_and_ctrl_c_at_fixed_byte_counts(tmp_path: Path, kind: str):
     assert "cannot save" in failed["outcome"] and "unchanged" in failed["outcome"]
 
 
-@settings(max_examples=8, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
     plan=st.lists(st.tuples(st.floats(0.0, 1.05), st.booleans()), min_size=4, max_size=10),
     kind=st.sampled_from(["scaler.npz", "scaler.json", "mlp.npz", "mlp.json"]),

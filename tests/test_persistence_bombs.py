@@ -46,8 +46,11 @@ def members_of(path: Path) -> dict[str, bytes]:
         return {i.filename: zf.read(i) for i in zf.infolist()}
 
 
-def write_zip(path: Path, members: dict[str, bytes | Callable[[Any], None]],
-              deflate: frozenset[str] = frozenset()) -> None:
+def write_zip(
+    path: Path,
+    members: dict[str, bytes | Callable[[Any], None]],
+    deflate: frozenset[str] = frozenset(),
+) -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
         for name, content in members.items():
             method = zipfile.ZIP_DEFLATED if name in deflate else zipfile.ZIP_STORED
@@ -138,13 +141,11 @@ def test_npy_headers_that_claim_too_much_are_refused(tmp_path, scaler_npz, heade
     refused(lambda: StandardScaler.load(tmp_path / "bad.npz"), match)
 
 
-def test_a_config_claiming_billions_of_features_is_refused_before_allocating(tmp_path,
-                                                                             scaler_npz):
+def test_a_config_claiming_billions_of_features_is_refused_before_allocating(tmp_path, scaler_npz):
     n = 2**31 - 1  # the largest count the format allows: 16 GiB per array
     bad = dict(scaler_npz)
     with_header(bad, lambda d: d["attributes"].update(n_features_in_=n))
-    for key in ("mean_", "var_", "scale_", "_state_n", "_state_shift", "_state_mean",
-                "_state_m2"):
+    for key in ("mean_", "var_", "scale_", "_state_n", "_state_shift", "_state_mean", "_state_m2"):
         bad[f"{key}.npy"] = npy_header(
             f"{{'descr': '<f8', 'fortran_order': False, 'shape': ({n},), }}"
         )
@@ -156,8 +157,14 @@ def test_a_config_claiming_billions_of_features_is_refused_before_allocating(tmp
 
 
 def test_a_header_member_claiming_gigabytes_is_refused(tmp_path, scaler_npz):
-    bad = dict(scaler_npz, **{"__header__.npy": npy_header(
-        "{'descr': '<U100000000', 'fortran_order': False, 'shape': (), }")})
+    bad = dict(
+        scaler_npz,
+        **{
+            "__header__.npy": npy_header(
+                "{'descr': '<U100000000', 'fortran_order': False, 'shape': (), }"
+            )
+        },
+    )
     write_zip(tmp_path / "bad.npz", bad)
     refused(lambda: StandardScaler.load(tmp_path / "bad.npz"), "claims 400000000 bytes")
 
@@ -173,8 +180,12 @@ def test_duplicate_and_too_many_members(tmp_path, scaler_npz):
 
 @pytest.mark.parametrize(
     ("dims", "match"),
-    [([5, 3e8, 3], "layer_dims"), ([5, 300_000_000, 3], "layer_dims"),
-     ([5, 2**24, 3], "claims|shape"), ([2**24] * 3, "parameters")],
+    [
+        ([5, 3e8, 3], "layer_dims"),
+        ([5, 300_000_000, 3], "layer_dims"),
+        ([5, 2**24, 3], "claims|shape"),
+        ([2**24] * 3, "parameters"),
+    ],
 )
 def test_network_configs_of_impossible_size(tmp_path, dims, match):
     path = tmp_path / "m.npz"
@@ -183,7 +194,8 @@ def test_network_configs_of_impossible_size(tmp_path, dims, match):
     with_header(members, lambda d: d["config"].update(layer_dims=dims))
     if dims == [5, 2**24, 3]:  # headers matching the config, data left out
         members["param/W1.npy"] = npy_header(
-            f"{{'descr': '<f8', 'fortran_order': False, 'shape': ({2**24}, 5), }}")
+            f"{{'descr': '<f8', 'fortran_order': False, 'shape': ({2**24}, 5), }}"
+        )
     write_zip(path, members)
     refused(lambda: MLP.load(path), match)
 
@@ -191,15 +203,26 @@ def test_network_configs_of_impossible_size(tmp_path, dims, match):
 def test_version_1_network_with_a_bomb_config(tmp_path):
     src = Path(__file__).parent / "data" / "v1_mlp.npz"
     members = members_of(src)
-    members["config.npy"] = npy_bytes(np.asarray(json.dumps(
-        {"layer_dims": [5, 3e8, 3], "activations": ["tanh"], "output": "softmax", "l2": 0.0,
-         "keep_prob": [1.0], "batch_norm": [False], "dtype": "float64"})))
+    members["config.npy"] = npy_bytes(
+        np.asarray(
+            json.dumps(
+                {
+                    "layer_dims": [5, 3e8, 3],
+                    "activations": ["tanh"],
+                    "output": "softmax",
+                    "l2": 0.0,
+                    "keep_prob": [1.0],
+                    "batch_norm": [False],
+                    "dtype": "float64",
+                }
+            )
+        )
+    )
     write_zip(tmp_path / "v1.npz", members)
     refused(lambda: MLP.load(tmp_path / "v1.npz"), "layer_dims")
 
 
 def test_a_json_file_beyond_the_limit_is_not_parsed(tmp_path, monkeypatch):
     monkeypatch.setattr(_persist, "MAX_JSON_BYTES", 4096)
-    (tmp_path / "big.json").write_text('{"format": "trainready.scaler", "x": "' + "a" * 5000 +
-                                       '"}')
+    (tmp_path / "big.json").write_text('{"format": "trainready.scaler", "x": "' + "a" * 5000 + '"}')
     refused(lambda: StandardScaler.load(tmp_path / "big.json"), "at most 4096 bytes")

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO
 
 from ..errors import FormatError
 from ._atomic import write_atomic
@@ -139,6 +139,10 @@ def load_path(path: str | os.PathLike[str]) -> Path:
     raise FileNotFoundError(f"no file {str(p)!r}; check the path.")
 
 
+def _write_bytes(fh: IO[bytes], data: bytes) -> None:
+    fh.write(data)
+
+
 def save(state: State, path: str | os.PathLike[str], *, format: str | None = None) -> Path:
     """Write ``state`` atomically to ``path`` (npz or JSON, see :func:`save_path`).
 
@@ -157,7 +161,7 @@ def save(state: State, path: str | os.PathLike[str], *, format: str | None = Non
                 f"path: the JSON of this object would take {len(data) / 2**20:.0f} MiB, more than "
                 f"the {MAX_JSON_BYTES >> 20} MiB a JSON file may hold; save it as .npz instead."
             )
-        write_atomic(p, lambda fh: fh.write(data))
+        write_atomic(p, lambda fh: _write_bytes(fh, data))
     else:
         write_atomic(p, lambda fh: write_npz(fh, state))
     return p
@@ -187,7 +191,7 @@ def load(
     """
     p = load_path(path)
     try:
-        fh = open(p, "rb")  # noqa: SIM115 - closed below, also on errors
+        fh = open(p, "rb")
     except OSError as exc:
         raise OSError(exc.errno, f"cannot read {str(p)!r}: {exc.strerror}") from exc
     with fh:
@@ -198,8 +202,10 @@ def load(
             return read_npz(fh, size, p, what, kind, current, specs, unchecked)
         if size > MAX_JSON_BYTES:
             raise bad_file(
-                p, what, f"it is {size} bytes, neither an npz archive nor a JSON file of at most "
-                f"{MAX_JSON_BYTES} bytes"
+                p,
+                what,
+                f"it is {size} bytes, neither an npz archive nor a JSON file of at most "
+                f"{MAX_JSON_BYTES} bytes",
             )
         raw = fh.read(MAX_JSON_BYTES + 1)
     return read_json(raw, p, what, kind, current, specs, unchecked)

@@ -39,7 +39,7 @@ RESERVED = frozenset({"format", "version", "sha256", "arrays"})
 
 # A short whitelist: what trainready writes. Anything else (object, bytes "S1000000000",
 # big-endian, structured) is refused before NumPy is asked to build it.
-_NAMED = {
+_NAMED: dict[str, np.dtype[Any]] = {
     "float64": np.dtype("<f8"),
     "float32": np.dtype("<f4"),
     "int64": np.dtype("<i8"),
@@ -135,7 +135,9 @@ SpecFunction = Callable[[Header], Mapping[str, ArraySpec]]
 def bad_file(path: Any, what: str, why: str, fix: str | None = None) -> FormatError:
     """A :class:`FormatError` naming the file, what it should be, what is wrong and the fix."""
     fix = fix or f"Re-create it with save() from this trainready version (a {what})."
-    return FormatError(f"{str(path)!r} is not a trainready {what} file, or is damaged: {why}. {fix}")
+    return FormatError(
+        f"{str(path)!r} is not a trainready {what} file, or is damaged: {why}. {fix}"
+    )
 
 
 def check_version(path: Any, what: str, version: Any, current: int) -> int:
@@ -162,7 +164,8 @@ def parse_dtype(text: Any) -> np.dtype[Any] | None:
     if not isinstance(text, str) or len(text) > 16:
         return None
     if text in _NAMED:
-        return _NAMED[text]
+        named: np.dtype[Any] = _NAMED[text]
+        return named
     m = _DTYPE_RE.match(text)
     if m is None:
         return None
@@ -224,8 +227,9 @@ def verify(
     if header.sha256 is None:
         if header.version in unchecked:
             return
-        raise bad_file(path, what, f"its header has no 'sha256' (required in version "
-                       f"{header.version})")
+        raise bad_file(
+            path, what, f"its header has no 'sha256' (required in version {header.version})"
+        )
     doc = {"format": header.kind, "version": header.version, **header.meta}
     if checksum(doc, arrays) != header.sha256:
         raise bad_file(
@@ -237,9 +241,7 @@ def verify(
         )
 
 
-def check_specs(
-    path: Any, what: str, specs: Mapping[str, ArraySpec], names: set[str]
-) -> None:
+def check_specs(path: Any, what: str, specs: Mapping[str, ArraySpec], names: set[str]) -> None:
     """Refuse unknown arrays and missing required ones (before any is read)."""
     unknown = sorted(names - set(specs))
     if unknown:

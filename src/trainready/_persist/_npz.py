@@ -1,4 +1,4 @@
-"""The npz side of the container: write members, read only the expected ones, check before allocating.
+"""The npz side of the container: write members; read only expected ones, checked before allocating.
 
 A file is a zip archive of ``.npy`` members: ``__header__`` (a 0-d unicode array holding the JSON
 header) and one member per array. Reading lists the archive first: unknown or duplicate members
@@ -22,7 +22,6 @@ from numpy.typing import NDArray
 
 from ._container import (
     ArraySpec,
-    Header,
     SpecFunction,
     State,
     bad_file,
@@ -86,9 +85,10 @@ def read_npz(
                 raise bad_file(path, what, f"the archive holds {name!r} twice")
             if info.compress_size > size:
                 raise bad_file(path, what, f"member {name!r} claims more bytes than the file has")
-            if info.compress_type != zipfile.ZIP_STORED and info.file_size > _MAX_RATIO * max(
-                info.compress_size, 1
-            ) + _NPY_SLACK:
+            if (
+                info.compress_type != zipfile.ZIP_STORED
+                and info.file_size > _MAX_RATIO * max(info.compress_size, 1) + _NPY_SLACK
+            ):
                 raise bad_file(
                     path,
                     what,
@@ -149,8 +149,9 @@ def _read_scalar(
         dtype, shape, fortran = _npy_header(fh, name, path, what)
         if shape != () or dtype.kind != kind or dtype.byteorder == ">":
             label = "a text array" if kind == "U" else "an integer"
-            raise bad_file(path, what, f"its {name!r} entry is not {label} (dtype {dtype}, "
-                           f"shape {shape})")
+            raise bad_file(
+                path, what, f"its {name!r} entry is not {label} (dtype {dtype}, shape {shape})"
+            )
         arr = _fill(fh, dtype, shape, fortran, info.file_size, name, path, what)
     return arr[()]
 
@@ -194,8 +195,9 @@ def _read_member(
     with _open(zf, info, path, what) as fh:
         dtype, shape, fortran = _npy_header(fh, name, path, what)
         if not spec.accepts(dtype):
-            raise bad_file(path, what, f"entry {name!r} has dtype {dtype}; expected "
-                           f"{spec.describe()}")
+            raise bad_file(
+                path, what, f"entry {name!r} has dtype {dtype}; expected {spec.describe()}"
+            )
         if shape != spec.shape:
             raise bad_file(path, what, f"entry {name!r} has shape {shape}; expected {spec.shape}")
         return _fill(fh, dtype, shape, fortran, info.file_size, name, path, what)
@@ -226,7 +228,7 @@ def _fill(
             f"member of {declared} bytes",
         )
     arr = np.empty(shape[::-1] if fortran else shape, dtype=dtype)
-    view = memoryview(arr.reshape(-1).view(np.uint8)) if arr.size else memoryview(b"")
+    view = arr.reshape(-1).view(np.uint8).data if arr.size else memoryview(b"")
     try:
         got = 0
         while got < len(view):
@@ -238,8 +240,9 @@ def _fill(
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise bad_file(path, what, f"entry {name!r} is damaged ({exc})") from exc
     if got != len(view) or extra:
-        raise bad_file(path, what, f"entry {name!r} does not hold the {len(view)} bytes its "
-                       "header declares")
+        raise bad_file(
+            path, what, f"entry {name!r} does not hold the {len(view)} bytes its header declares"
+        )
     out = arr.T.copy() if fortran else arr
     if out.dtype.byteorder not in "=|":
         out = out.astype(out.dtype.newbyteorder("="))

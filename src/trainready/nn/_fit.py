@@ -38,21 +38,34 @@ def fit(
     check_options: Mapping[str, Any] | None = None,
 ) -> History:
     """See :meth:`trainready.nn.MLP.fit`."""
-    lr = V.check_real(lr, "lr", positive=True, fix="Pass the learning rate as a number, e.g. lr=0.01.")
+    lr = V.check_real(
+        lr, "lr", positive=True, fix="Pass the learning rate as a number, e.g. lr=0.01."
+    )
     epochs = V.check_int(epochs, "epochs", 0, "Pass the number of passes over the data, e.g. 1000.")
     if batch_size is not None:
         batch_size = V.check_int(
-            batch_size, "batch_size", 1, "Pass a mini-batch size such as 64, or None for full batch."
+            batch_size,
+            "batch_size",
+            1,
+            "Pass a mini-batch size such as 64, or None for full batch.",
         )
     if callback is not None and not callable(callback):
         raise TypeError(
-            V.problem("callback", "a function of EpochInfo or None", callback,
-                      "Pass e.g. callback=lambda info: info.loss < 1e-3 (True stops training).")
+            V.problem(
+                "callback",
+                "a function of EpochInfo or None",
+                callback,
+                "Pass e.g. callback=lambda info: info.loss < 1e-3 (True stops training).",
+            )
         )
     if check_options is not None and not isinstance(check_options, Mapping):
         raise TypeError(
-            V.problem("check_options", "a mapping of gradcheck options or None", check_options,
-                      "Pass e.g. check_options={'mode': 'probe'}.")
+            V.problem(
+                "check_options",
+                "a mapping of gradcheck options or None",
+                check_options,
+                "Pass e.g. check_options={'mode': 'probe'}.",
+            )
         )
     if (X_dev is None) != (y_dev is None):
         raise ValueError("X_dev, y_dev: expected both or neither; got one of them. Pass both.")

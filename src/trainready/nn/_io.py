@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,7 @@ MAX_PARAMETERS = 2**31
 """Most parameters (all layers) a saved network may declare: 16 GiB in float64."""
 
 _CONFIG_KEYS = {"layer_dims", "activations", "output", "l2", "keep_prob", "batch_norm", "dtype"}
-_DTYPES = {"float64": np.dtype("<f8"), "float32": np.dtype("<f4")}
+_DTYPES: dict[str, np.dtype[Any]] = {"float64": np.dtype("<f8"), "float32": np.dtype("<f4")}
 
 
 def to_state(net: MLP) -> State:
@@ -88,8 +89,10 @@ def _is_real(v: Any) -> bool:
 
 def _config(path: Any, meta: Any) -> dict[str, Any]:
     """Every field of a saved configuration, checked for type, length and range."""
-    if not isinstance(meta, dict) or set(meta) != {"config"} or not isinstance(
-        meta["config"], dict
+    if (
+        not isinstance(meta, dict)
+        or set(meta) != {"config"}
+        or not isinstance(meta["config"], dict)
     ):
         raise bad_file(path, WHAT, "its header has no 'config' object (and nothing else)")
     c = meta["config"]
@@ -106,7 +109,7 @@ def _config(path: Any, meta: Any) -> dict[str, Any]:
     if n_params > MAX_PARAMETERS:
         raise _field(path, "layer_dims", f"at most {MAX_PARAMETERS} parameters", dims)
     hidden = len(dims) - 2
-    lists = {
+    lists: dict[str, tuple[Callable[[Any], bool], Any]] = {
         "activations": (lambda v: isinstance(v, str) and v in ACTIVATIONS, sorted(ACTIVATIONS)),
         "keep_prob": (lambda v: _is_real(v) and 0 < v <= 1, "numbers in (0, 1]"),
         "batch_norm": (lambda v: isinstance(v, bool), "true/false"),
@@ -148,14 +151,17 @@ def from_state(state: State, *, path: Any = "the state") -> MLP:
         raise TypeError(f"state: expected a trainready State; got {type(state).__name__}.")
     if state.kind != FORMAT:
         raise bad_file(
-            path, WHAT, f"its format tag is {state.kind!r}, not {FORMAT!r} (not a trainready "
-            "network file; save networks with MLP.save)"
+            path,
+            WHAT,
+            f"its format tag is {state.kind!r}, not {FORMAT!r} (not a trainready "
+            "network file; save networks with MLP.save)",
         )
     _persist.check_version(path, WHAT, state.version, FORMAT_VERSION)
     specs = state_specs(Header(state.kind, state.version, state.meta), path)
     if set(state.arrays) != set(specs):
-        raise bad_file(path, WHAT, f"its arrays are {sorted(state.arrays)}; expected "
-                       f"{sorted(specs)}")
+        raise bad_file(
+            path, WHAT, f"its arrays are {sorted(state.arrays)}; expected {sorted(specs)}"
+        )
     for key, spec in specs.items():
         check_array(path, WHAT, key, spec, state.arrays[key])
         arr = state.arrays[key]
@@ -184,7 +190,7 @@ def from_state(state: State, *, path: Any = "the state") -> MLP:
 
 
 def save(net: MLP, path: str | os.PathLike[str]) -> None:
-    """Write ``net`` to ``path`` atomically: ``.npz`` (added when there is no suffix) or ``.json``."""
+    """Write ``net`` atomically to ``path``: ``.npz`` (added if there is no suffix) or ``.json``."""
     _persist.save(to_state(net), path)
 
 

@@ -27,8 +27,12 @@ def check_flags(value: Any, n_hidden: int, name: str) -> tuple[bool, ...]:
     for v in flags:
         if not isinstance(v, bool | np.bool_):
             raise TypeError(
-                problem(name, "True or False (or one per hidden layer)", v,
-                        f"Pass a bool, e.g. {name}=True; a string such as 'no' would count as True.")
+                problem(
+                    name,
+                    "True or False (or one per hidden layer)",
+                    v,
+                    f"Pass a bool, e.g. {name}=True; a string such as 'no' would count as True.",
+                )
             )
     return tuple(bool(v) for v in flags)
 
@@ -40,10 +44,11 @@ def check_real(value: Any, name: str, *, positive: bool, fix: str) -> float:
         x = float(value)
         ok = math.isfinite(x) and (x > 0 if positive else x >= 0)
     if not ok:
-        raise (ValueError if isinstance(value, numbers.Real) and not isinstance(
-            value, bool | np.bool_) else TypeError)(
-            problem(name, f"a finite number {'> 0' if positive else '>= 0'}", value, fix)
-        )
+        raise (
+            ValueError
+            if isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+            else TypeError
+        )(problem(name, f"a finite number {'> 0' if positive else '>= 0'}", value, fix))
     return float(value)
 
 
@@ -113,7 +118,9 @@ def check_dtype(dtype: Any) -> np.dtype[Any]:
         dt: np.dtype[Any] = np.dtype(dtype)
     except (TypeError, ValueError) as exc:
         raise TypeError(
-            problem("dtype", "float32 or float64", dtype, "Pass np.float64 (default) or np.float32.")
+            problem(
+                "dtype", "float32 or float64", dtype, "Pass np.float64 (default) or np.float32."
+            )
         ) from exc
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"dtype must be float32 or float64; got {dt}. Use np.float32 for speed.")

@@ -94,7 +94,10 @@ class MLP(Backprop):
         self.batch_norm: tuple[bool, ...] = V.check_flags(batch_norm, n_hidden, "batch_norm")
         self.dtype: np.dtype[Any] = V.check_dtype(dtype)
         init_scale = V.check_real(
-            init_scale, "init_scale", positive=True, fix="It is the std of init='random', e.g. 0.01."
+            init_scale,
+            "init_scale",
+            positive=True,
+            fix="It is the std of init='random', e.g. 0.01.",
         )
         self._rng = V.as_generator(rng)
         self._ws: Workspace = {}

@@ -511,7 +511,7 @@ class ScalerBase:
 
     # ------------------------------------------------------------------------ persistence
     def to_state(self) -> State:
-        """The fitted scaler as a persistence :class:`~trainready._persist.State` (arrays copied)."""
+        """The fitted scaler as a persistence :class:`~trainready._persist.State` (copied)."""
         from ._state import scaler_to_state
 
         return scaler_to_state(self)
@@ -524,7 +524,7 @@ class ScalerBase:
         return scaler_from_state(state, expected=None if cls is ScalerBase else cls)
 
     def save(self, path: Any) -> None:
-        """Write the fitted scaler to ``path`` (``.npz`` or ``.json``), atomically, bit-exact, no pickle.
+        """Write the fitted scaler to ``path`` (``.npz``/``.json``): atomic, bit-exact, no pickle.
 
         A path without a suffix gets ``.npz``; :meth:`load` with the same path finds it.
         """

@@ -21,7 +21,7 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load", "save"]
 
 
 def save(est: Any, path: str | os.PathLike[str], *, format: str | None = None) -> None:
-    """Write a fitted scaler to ``path``: npz (by suffix ``.npz``, or none: ``.npz`` is added) or JSON.
+    """Write a fitted scaler to ``path``: npz (suffix ``.npz``, or none: it is added) or JSON.
 
     The write is atomic: if it fails (disk full, interrupted), an existing file is unchanged.
 

@@ -38,17 +38,18 @@ def constant_bound(mean: NDArray[np.float64]) -> NDArray[np.float64]:
     """The largest variance a feature with this mean can have and still count as constant.
 
     ``(eps * |mean|)**2``: a spread below one unit in the last place of the mean. Derivation:
-    :class:`RunningMoments` subtracts a float64 shift ``K`` near the data, and ``x - K`` is exact
-    (Sterbenz: ``x`` and ``K`` lie within a factor 2); the sums of ``x - K`` and its squares are then
-    formed with relative error at most about ``n * eps`` and recomputed around the chunk's own mean
-    whenever cancellation could cost more than one bit (``S2 > 2 m2``). The variance is therefore
-    computed with a *relative* error of order ``n * eps`` (< 1e-6 even at n = 1e9), with no
-    absolute term that grows with ``n`` or the offset: a truly constant feature comes out with a
-    variance of exactly 0 (its ``x - K`` are equal multiples of one ulp, summed exactly) and a
-    feature with any spread keeps it. What remains is the data's own resolution: values near
-    ``mean`` are spaced about ``eps * |mean|`` apart, so a smaller spread is rounding, not signal.
-    scikit-learn's bound ``n eps var + (n mean eps)**2`` describes a naive sum instead and grows
-    with ``n``: 4e6 rows of N(1e9, 0.25) would be called constant.
+    :class:`RunningMoments` subtracts a float64 shift ``K`` near the data, and ``x - K`` is
+    exact (Sterbenz: ``x`` and ``K`` lie within a factor 2); the sums of ``x - K`` and its
+    squares are then formed with relative error at most about ``n * eps`` and recomputed around
+    the chunk's own mean whenever cancellation could cost more than one bit (``S2 > 2 m2``).
+    The variance is therefore computed with a *relative* error of order ``n * eps`` (< 1e-6
+    even at n = 1e9), with no absolute term that grows with ``n`` or the offset: a truly
+    constant feature comes out with a variance of exactly 0 (its ``x - K`` are equal multiples
+    of one ulp, summed exactly) and a feature with any spread keeps it. What remains is the
+    data's own resolution: values near ``mean`` are spaced about ``eps * |mean|`` apart, so a
+    smaller spread is rounding, not signal. scikit-learn's bound ``n eps var + (n mean eps)**2``
+    describes a naive sum instead and grows with ``n``: 4e6 rows of N(1e9, 0.25) would be
+    called constant.
 
     Example:
         >>> float(constant_bound(np.array([1e9]))[0]) < 1e-13
@@ -285,7 +286,8 @@ class MinMaxScaler(ScalerBase):
         fr = self.feature_range
         pair = isinstance(fr, tuple | list | np.ndarray) and len(fr) == 2
         if not pair or any(
-            isinstance(v, bool | np.bool_) or not isinstance(v, int | float | np.integer | np.floating)
+            isinstance(v, bool | np.bool_)
+            or not isinstance(v, int | float | np.integer | np.floating)
             for v in fr
         ):
             raise ValueError(

@@ -138,7 +138,9 @@ def _dict(path: Any, name: str, value: Any, keys: set[str], optional: set[str]) 
     missing = sorted(keys - set(value))
     unknown = sorted(set(value) - keys - optional)
     if missing or unknown:
-        raise _field(path, name, f"the keys {sorted(keys)}", f"missing {missing}, unknown {unknown}")
+        raise _field(
+            path, name, f"the keys {sorted(keys)}", f"missing {missing}, unknown {unknown}"
+        )
     return value
 
 
@@ -188,8 +190,12 @@ def scaler_specs(header: Header, path: Any = "the state") -> dict[str, ArraySpec
         elif kind == "int_or_array":
             _int(path, f"attributes.{attr}", value, 0, 2**62)
         else:
-            raise _field(path, f"attributes.{attr}", "'array'" + (" or null" if kind ==
-                         "array_or_none" else ""), value)
+            raise _field(
+                path,
+                f"attributes.{attr}",
+                "'array'" + (" or null" if kind == "array_or_none" else ""),
+                value,
+            )
     if name == "StandardScaler":
         specs.update({k: ArraySpec((n,), _F8) for k in _STATE_KEYS})
     else:
@@ -267,8 +273,12 @@ def _minmax_state(path: Any, arrays: dict[str, NDArray[Any]], count: int) -> lis
     ok = (np.isfinite(mn) & np.isfinite(mx) & (mn <= mx)) | empty
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
-        raise _field(path, "data_min_/data_max_", "finite with data_min_ <= data_max_",
-                     (float(mn[i]), float(mx[i])))
+        raise _field(
+            path,
+            "data_min_/data_max_",
+            "finite with data_min_ <= data_max_",
+            (float(mn[i]), float(mx[i])),
+        )
     with np.errstate(over="ignore", invalid="ignore"):
         span = mx - mn
     if not (np.isfinite(span) | empty).all():
@@ -288,13 +298,21 @@ def _compare(
         if attr == "scale_" and name == "StandardScaler" and saved is not None:
             computed = _check_scale(path, est, np.asarray(saved), computed)
         if not _same(saved, computed):
-            raise _field(path, attr, f"what the saved running state gives ({_short(computed)})",
-                         _short(saved))
+            raise _field(
+                path,
+                attr,
+                f"what the saved running state gives ({_short(computed)})",
+                _short(saved),
+            )
         if saved is not None and kind != "int_or_array":
             setattr(est, attr, np.array(saved, dtype=np.float64))
     if name == "MinMaxScaler" and attrs["n_samples_seen_"] != attrs["_state_count"]:
-        raise _field(path, "_state_count", f"n_samples_seen_ ({attrs['n_samples_seen_']})",
-                     attrs["_state_count"])
+        raise _field(
+            path,
+            "_state_count",
+            f"n_samples_seen_ ({attrs['n_samples_seen_']})",
+            attrs["_state_count"],
+        )
 
 
 def _check_scale(path: Any, est: Any, saved: NDArray[Any], computed: Any) -> Any:
