@@ -520,3 +520,14 @@ def test_fixture_files_are_untouched_by_loading(tmp_path: Path):
     assert before == {p.name: p.read_bytes() for p in DATA.iterdir()}
     shutil.copy(DATA / "v1_mlp.npz", tmp_path / "copy")  # no suffix, v1 content: still loads
     MLP.load(tmp_path / "copy")
+
+
+def test_a_zip_that_needs_a_newer_unzip_is_a_format_error(tmp_path: Path):
+    # found by benchmarks/reliability.py: one bit flip made zipfile raise NotImplementedError
+    MLP([2, 3, 1], rng=0).save(tmp_path / "m.npz")
+    raw = bytearray((tmp_path / "m.npz").read_bytes())
+    at = raw.index(b"PK\x01\x02")  # the first central-directory entry
+    raw[at + 6 : at + 8] = (84).to_bytes(2, "little")  # "version needed to extract": 8.4
+    (tmp_path / "m.npz").write_bytes(bytes(raw))
+    with pytest.raises(FormatError, match="cannot be read"):
+        MLP.load(tmp_path / "m.npz")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 import zipfile
 from collections.abc import Mapping
 from typing import IO, Any
@@ -39,6 +40,22 @@ _LEGACY = ("__format__", "__version__", "config")
 _HEADER_BYTES = 1 << 20  # a header member above 1 MiB is not ours
 _NPY_SLACK = 1 << 16  # room for an .npy header in front of the data
 _MAX_MEMBERS = 10_000
+# What zipfile and numpy's .npy reader raise on damaged bytes (a damaged file is a FormatError).
+_DAMAGED = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,
+    OSError,
+    EOFError,
+    ValueError,
+    TypeError,
+    SyntaxError,
+    OverflowError,
+    IndexError,
+    KeyError,
+    RuntimeError,
+    struct.error,
+)
 _MAX_RATIO = 50  # a deflated member expanding more than this is a bomb, not our data
 
 
@@ -48,10 +65,20 @@ def write_npz(fh: IO[bytes], state: State) -> None:
     header = state.header()
     header["sha256"] = checksum(header, arrays)
     text = json.dumps(header, allow_nan=False)
-    with zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+    zf = zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True)
+    try:
         for name, arr in [(HEADER, np.asarray(text)), *arrays.items()]:
             with zf.open(name + ".npy", "w", force_zip64=arr.nbytes > (1 << 30)) as member:
                 npformat.write_array(member, arr, allow_pickle=False)
+    except BaseException:
+        # Abandon the half-written archive (its temporary file is removed by the caller):
+        # finalizing it would write again, and a failed member write leaves zipfile refusing to
+        # close (then complaining from __del__) and hiding the original error. Plain attribute
+        # stores, no calls: a pending Ctrl-C cannot fire between them.
+        zf.fp = None
+        zf._writing = False  # type: ignore[attr-defined]  # private flag, no public reset
+        raise
+    zf.close()
 
 
 def _member_name(info: zipfile.ZipInfo) -> str:
@@ -72,7 +99,7 @@ def read_npz(
     """Read a container from the open npz file ``fh`` of ``size`` bytes (see the module doc)."""
     try:
         zf = zipfile.ZipFile(fh)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except _DAMAGED as exc:
         raise bad_file(path, what, f"the npz archive cannot be read ({exc})") from exc
     with zf:
         infos = zf.infolist()
@@ -159,7 +186,7 @@ def _read_scalar(
 def _open(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Any, what: str) -> IO[bytes]:
     try:
         return zf.open(info)
-    except (zipfile.BadZipFile, NotImplementedError, OSError, ValueError, RuntimeError) as exc:
+    except _DAMAGED as exc:
         raise bad_file(path, what, f"member {info.filename!r} cannot be opened ({exc})") from exc
 
 
@@ -174,7 +201,7 @@ def _npy_header(
             shape, fortran, dtype = npformat.read_array_header_2_0(fh)
         else:
             raise ValueError(f"npy version {major}")
-    except (ValueError, OSError, EOFError, SyntaxError, TypeError, zipfile.BadZipFile) as exc:
+    except _DAMAGED as exc:
         raise bad_file(path, what, f"entry {name!r} is not a readable .npy array ({exc})") from exc
     if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
         raise bad_file(path, what, f"entry {name!r} has dtype {dtype} (objects are never loaded)")
@@ -237,7 +264,7 @@ def _fill(
                 break
             got += n
         extra = fh.read(1)  # reaching the end also checks the member's CRC
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except _DAMAGED as exc:
         raise bad_file(path, what, f"entry {name!r} is damaged ({exc})") from exc
     if got != len(view) or extra:
         raise bad_file(
