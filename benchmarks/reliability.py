@@ -54,8 +54,10 @@ def classify(fn: Callable[[], Any], ok: Callable[[Any], Outcome]) -> Outcome:
     except (FileNotFoundError, IsADirectoryError):
         return "FileNotFoundError"
     except (ValueError, TypeError) as exc:
-        return "clear error" if ": expected" in str(exc) or "must" in str(exc) else (
-            f"{type(exc).__name__} (vague)"
+        return (
+            "clear error"
+            if ": expected" in str(exc) or "must" in str(exc)
+            else (f"{type(exc).__name__} (vague)")
         )
     except Exception as exc:  # noqa: BLE001 - counting what escapes is the point
         return f"{type(exc).__name__} (defect)"
@@ -64,8 +66,20 @@ def classify(fn: Callable[[], Any], ok: Callable[[Any], Outcome]) -> Outcome:
 
 def fingerprint(obj: Any) -> bytes:
     """Public fitted attributes / parameters of a loaded object, as bytes."""
-    names = ("mean_", "var_", "scale_", "n_samples_seen_", "n_features_in_", "data_min_",
-             "data_max_", "data_range_", "min_", "feature_range", "with_mean", "with_std")
+    names = (
+        "mean_",
+        "var_",
+        "scale_",
+        "n_samples_seen_",
+        "n_features_in_",
+        "data_min_",
+        "data_max_",
+        "data_range_",
+        "min_",
+        "feature_range",
+        "with_mean",
+        "with_std",
+    )
     parts = [repr(type(obj).__name__).encode()]
     if hasattr(obj, "params"):
         parts += [k.encode() + np.asarray(v).tobytes() for k, v in sorted(obj.params.items())]
@@ -85,8 +99,11 @@ def objects() -> dict[str, Any]:
     X = rng.normal(3.0, 2.0, size=(60, 3))
     net = tr.nn.MLP([3, 5, 2], output="softmax", batch_norm=True, rng=0)
     net.fit(X, (X[:, 0] > 3).astype(int), lr=0.05, epochs=2)
-    return {"StandardScaler": tr.StandardScaler().fit(X),
-            "MinMaxScaler": tr.MinMaxScaler().fit(X), "MLP": net}
+    return {
+        "StandardScaler": tr.StandardScaler().fit(X),
+        "MinMaxScaler": tr.MinMaxScaler().fit(X),
+        "MLP": net,
+    }
 
 
 def reseal(doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -114,9 +131,14 @@ def bit_flips(folder: Path, results: Results) -> None:
                 b[int(i)] ^= 1 << int(rng.integers(8))
                 bad = folder / f"bad.{ext}"
                 bad.write_bytes(bytes(b))
-                out = classify(lambda p=bad, o=obj: type(o).load(p),
-                               lambda v: "loads identical" if fingerprint(v) == want
-                               else "loads different numbers (defect)")
+                out = classify(
+                    lambda p=bad, o=obj: type(o).load(p),
+                    lambda v: (
+                        "loads identical"
+                        if fingerprint(v) == want
+                        else "loads different numbers (defect)"
+                    ),
+                )
                 results.setdefault(key, Counter())[out] += 1
 
 
@@ -149,8 +171,10 @@ def scaler_json_cases() -> Iterator[tuple[str, Callable[[dict[str, Any]], None]]
     def arr(key: str, i: int, v: Any) -> Callable[[dict[str, Any]], None]:
         return lambda d: d["arrays"][key]["data"].__setitem__(i, v)
 
-    yield "dtype S1000000000", lambda d: d["arrays"]["mean_"].update(
-        dtype="S1000000000", data=["x"] * 3)
+    yield (
+        "dtype S1000000000",
+        lambda d: d["arrays"]["mean_"].update(dtype="S1000000000", data=["x"] * 3),
+    )
     yield "complex mean_", lambda d: d["arrays"]["mean_"].update(dtype="complex128")
     yield "str mean_", lambda d: d["arrays"]["mean_"].update(dtype="<U3", data=["a"] * 3)
     yield "bool mean_", lambda d: d["arrays"]["mean_"].update(dtype="bool", data=[True] * 3)
@@ -181,25 +205,32 @@ def crafted_files(folder: Path, results: Results) -> None:
         doc = json.loads(json.dumps(good))
         try:
             edit(doc)
-            arrays = {k: np.array([float(x) if isinstance(x, str) else x for x in e["data"]],
-                                  dtype=e["dtype"]).reshape(e["shape"])
-                      for k, e in doc.get("arrays", {}).items()}
+            arrays = {
+                k: np.array(
+                    [float(x) if isinstance(x, str) else x for x in e["data"]], dtype=e["dtype"]
+                ).reshape(e["shape"])
+                for k, e in doc.get("arrays", {}).items()
+            }
             reseal(doc, arrays)
         except Exception:  # noqa: BLE001 - unsealable edits stay as they are
             pass
         (folder / "e.json").write_text(json.dumps(doc))
-        out = classify(lambda: tr.StandardScaler.load(folder / "e.json"),
-                       lambda v: "loaded silently (defect)")
+        out = classify(
+            lambda: tr.StandardScaler.load(folder / "e.json"), lambda v: "loaded silently (defect)"
+        )
         results.setdefault(key, Counter())[out] += 1
-    text_cases = ["[" * 100_000 + "]" * 100_000,
-                  (folder / "s.json").read_text().replace('"n_features_in_": 3',
-                                                          '"n_features_in_": ' + "9" * 5000),
-                  (folder / "s.json").read_text().replace('"version": ', '"version": 1e400, '
-                                                          '"v": ')]
+    text_cases = [
+        "[" * 100_000 + "]" * 100_000,
+        (folder / "s.json")
+        .read_text()
+        .replace('"n_features_in_": 3', '"n_features_in_": ' + "9" * 5000),
+        (folder / "s.json").read_text().replace('"version": ', '"version": 1e400, "v": '),
+    ]
     for text in text_cases:
         (folder / "e.json").write_text(text)
-        out = classify(lambda: tr.StandardScaler.load(folder / "e.json"),
-                       lambda v: "loaded silently (defect)")
+        out = classify(
+            lambda: tr.StandardScaler.load(folder / "e.json"), lambda v: "loaded silently (defect)"
+        )
         results[key][out] += 1
     # npz: a bomb member, impossible npy headers, an object array
     sc.save(folder / "s.npz")
@@ -207,16 +238,28 @@ def crafted_files(folder: Path, results: Results) -> None:
         members = {i.filename: zf.read(i) for i in zf.infolist()}
     npz_cases = {
         "extra member decompressing to 1 GiB": (members, {"extra.npy": 1 << 30}),
-        "npy shape (1e12,)": (dict(members, **{"mean_.npy": _npy_header(
-            "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000,), }")}), None),
-        "object mean_": (dict(members, **{"mean_.npy": _npy(np.array([1, "a", None],
-                                                                     dtype=object))}), None),
+        "npy shape (1e12,)": (
+            dict(
+                members,
+                **{
+                    "mean_.npy": _npy_header(
+                        "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000,), }"
+                    )
+                },
+            ),
+            None,
+        ),
+        "object mean_": (
+            dict(members, **{"mean_.npy": _npy(np.array([1, "a", None], dtype=object))}),
+            None,
+        ),
         "complex mean_": (dict(members, **{"mean_.npy": _npy(np.ones(3, complex))}), None),
     }
     for members_, deflate in npz_cases.values():
         _zip(folder / "e.npz", members_, deflate)
-        out = classify(lambda: tr.StandardScaler.load(folder / "e.npz"),
-                       lambda v: "loaded silently (defect)")
+        out = classify(
+            lambda: tr.StandardScaler.load(folder / "e.npz"), lambda v: "loaded silently (defect)"
+        )
         results[key][out] += 1
     # networks
     key = "network files: crafted malicious"
@@ -235,25 +278,32 @@ def crafted_files(folder: Path, results: Results) -> None:
         doc = json.loads(str(np.load(io.BytesIO(members[head_name]))[()]))
         edit(doc["config"] if "config" in doc else doc)
         _zip(folder / "e.npz", dict(members, **{head_name: _npy(np.asarray(json.dumps(doc)))}))
-        out = classify(lambda: tr.nn.MLP.load(folder / "e.npz"),
-                       lambda v: "loaded silently (defect)")
+        out = classify(
+            lambda: tr.nn.MLP.load(folder / "e.npz"), lambda v: "loaded silently (defect)"
+        )
         results.setdefault(key, Counter())[out] += 1
     for bad in (np.array([np.nan, 1, 1, 1, 1]), np.array([-1.0, 1, 1, 1, 1])):
         name = "buffer/running_var1.npy"
         m = dict(members, **{name: _npy(bad)})
         if "__header__.npy" in m:
             doc = json.loads(str(np.load(io.BytesIO(m["__header__.npy"]))[()]))
-            arrays = {k[:-4]: np.load(io.BytesIO(v)) for k, v in m.items()
-                      if k != "__header__.npy"}
+            arrays = {k[:-4]: np.load(io.BytesIO(v)) for k, v in m.items() if k != "__header__.npy"}
             reseal(doc, arrays)
             m["__header__.npy"] = _npy(np.asarray(json.dumps(doc)))
         _zip(folder / "e.npz", m)
-        out = classify(lambda: tr.nn.MLP.load(folder / "e.npz"),
-                       lambda v: "loaded silently (defect)")
+        out = classify(
+            lambda: tr.nn.MLP.load(folder / "e.npz"), lambda v: "loaded silently (defect)"
+        )
         results[key][out] += 1
-    net.save(folder / "model")  # the one-path rule
-    out = classify(lambda: tr.nn.MLP.load(folder / "model"), lambda v: "round-trips")
-    results[key][out if out != "FileNotFoundError" else "save('model') not found (defect)"] += 1
+    key = "one path: save('model') then load('model')"
+    for obj in objs.values():
+        obj.save(folder / "model")
+        out = classify(lambda o=obj: type(o).load(folder / "model"), lambda v: "round-trips")
+        results.setdefault(key, Counter())[
+            out if out != "FileNotFoundError" else "not found (defect)"
+        ] += 1
+        for p in folder.glob("model*"):
+            p.unlink()
 
 
 def failed_saves(folder: Path, results: Results) -> None:
@@ -262,12 +312,20 @@ def failed_saves(folder: Path, results: Results) -> None:
     rng = np.random.default_rng(1)
     soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
 
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+    armed = [False]
 
+    def interrupt(signum: int, frame: Any) -> None:
+        if armed[0]:  # one Ctrl-C per save, never after it
+            armed[0] = False
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGXFSZ, interrupt)
     for name, new in objects().items():
-        old = (tr.StandardScaler().fit(rng.normal(size=(9, 3))) if name != "MLP"
-               else tr.nn.MLP([3, 5, 2], output="softmax", batch_norm=True, rng=9))
+        old = (
+            tr.StandardScaler().fit(rng.normal(size=(9, 3)))
+            if name != "MLP"
+            else tr.nn.MLP([3, 5, 2], output="softmax", batch_norm=True, rng=9)
+        )
         if name == "MinMaxScaler":
             old = tr.MinMaxScaler().fit(rng.normal(size=(9, 3)))
         for ext in ("npz", "json") if name != "MLP" else ("npz",):
@@ -278,23 +336,30 @@ def failed_saves(folder: Path, results: Results) -> None:
                 old.save(target)
                 before = target.read_bytes()
                 limit = int(rng.integers(0, size))
-                signal.signal(signal.SIGXFSZ, interrupt if k % 2 else signal.SIG_IGN)
-                resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
                 try:
-                    new.save(target)
-                except (OSError, KeyboardInterrupt):
+                    try:
+                        armed[0] = bool(k % 2)
+                        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+                        new.save(target)
+                    finally:
+                        armed[0] = False
+                        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+                except (Exception, KeyboardInterrupt):  # noqa: BLE001 - any failure counts
                     pass
-                finally:
-                    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-                    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
                 intact = target.exists() and target.read_bytes() == before
                 debris = sorted(p.name for p in folder.iterdir() if ".tmp" in p.name)
                 for p in folder.iterdir():
                     if ".tmp" in p.name:
                         p.unlink()
-                out = ("old file intact, no debris" if intact and not debris else
-                       "old file destroyed (defect)" if not intact else "debris left (defect)")
+                out = (
+                    "old file intact, no debris"
+                    if intact and not debris
+                    else "old file destroyed (defect)"
+                    if not intact
+                    else "debris left (defect)"
+                )
                 results.setdefault("saves failing part-way (EFBIG or Ctrl-C)", Counter())[out] += 1
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
 # --------------------------------------------------------------------------- input surfaces
@@ -314,8 +379,11 @@ def failed_fits(results: Results) -> None:
         yield a
         raise KeyboardInterrupt
 
-    streams: list[Callable[[], Any]] = [lambda: iter([a, nan]),
-                                        lambda: iter([a, rng.normal(size=(5, 4))]), ctrl_c]
+    streams: list[Callable[[], Any]] = [
+        lambda: iter([a, nan]),
+        lambda: iter([a, rng.normal(size=(5, 4))]),
+        ctrl_c,
+    ]
     for cls in (tr.StandardScaler, tr.MinMaxScaler):
         for fitted in (False, True):
             for method in ("fit", "partial_fit"):
@@ -372,14 +440,14 @@ def arguments(results: Results) -> None:
         for fn in fns:
             results.setdefault(key, Counter())[classify(fn, lambda v: silent)] += 1
     key = "constant-feature test (4e6 rows of N(1e9, 0.25); a constant one)"
-    rows = (1e9 + 0.25 * np.random.default_rng(4).standard_normal((200_000, 1))
-            for _ in range(20))
+    rows = (1e9 + 0.25 * np.random.default_rng(4).standard_normal((200_000, 1)) for _ in range(20))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sc = tr.StandardScaler().fit(rows)
         const = tr.StandardScaler().fit(np.full((4_000_000, 1), 1e9 + 0.5)).scale_[0]
     results.setdefault(key, Counter())[
-        "spread kept" if sc.scale_[0] != 1.0 else "called constant (defect)"] += 1
+        "spread kept" if sc.scale_[0] != 1.0 else "called constant (defect)"
+    ] += 1
     results[key]["constant found" if const == 1.0 else "constant missed (defect)"] += 1
 
 
@@ -401,12 +469,18 @@ def run_all() -> Results:
 
 def baseline(commit: str) -> Results:
     with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "src"],
-                                 capture_output=True, check=True).stdout
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", commit, "src"], capture_output=True, check=True
+        ).stdout
         tarfile.open(fileobj=io.BytesIO(archive)).extractall(tmp, filter="data")
         env = dict(os.environ, PYTHONPATH=str(Path(tmp) / "src"), OMP_NUM_THREADS="1")
-        proc = subprocess.run([sys.executable, __file__, "--json"], capture_output=True,
-                              text=True, env=env, check=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
     return {k: Counter(v) for k, v in json.loads(proc.stdout).items()}
 
 
