@@ -59,7 +59,7 @@ def classify(fn: Callable[[], Any], ok: Callable[[Any], Outcome]) -> Outcome:
             if ": expected" in str(exc) or "must" in str(exc)
             else (f"{type(exc).__name__} (vague)")
         )
-    except Exception as exc:  # noqa: BLE001 - counting what escapes is the point
+    except Exception as exc:
         return f"{type(exc).__name__} (defect)"
     return ok(value)
 
@@ -133,9 +133,9 @@ def bit_flips(folder: Path, results: Results) -> None:
                 bad.write_bytes(bytes(b))
                 out = classify(
                     lambda p=bad, o=obj: type(o).load(p),
-                    lambda v: (
+                    lambda v, w=want: (
                         "loads identical"
-                        if fingerprint(v) == want
+                        if fingerprint(v) == w
                         else "loads different numbers (defect)"
                     ),
                 )
@@ -212,7 +212,7 @@ def crafted_files(folder: Path, results: Results) -> None:
                 for k, e in doc.get("arrays", {}).items()
             }
             reseal(doc, arrays)
-        except Exception:  # noqa: BLE001 - unsealable edits stay as they are
+        except Exception:
             pass
         (folder / "e.json").write_text(json.dumps(doc))
         out = classify(
@@ -344,7 +344,7 @@ def failed_saves(folder: Path, results: Results) -> None:
                     finally:
                         armed[0] = False
                         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-                except (Exception, KeyboardInterrupt):  # noqa: BLE001 - any failure counts
+                except (Exception, KeyboardInterrupt):
                     pass
                 intact = target.exists() and target.read_bytes() == before
                 debris = sorted(p.name for p in folder.iterdir() if ".tmp" in p.name)
