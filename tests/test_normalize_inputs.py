@@ -294,3 +294,12 @@ def test_parameters_are_not_modified_by_a_failed_fit():
     with pytest.raises(ValueError):
         sc.fit(chunks(np.ones((2, 2)), np.full((2, 2), np.nan)))
     assert sc.get_params() == params and sc.feature_range is fr
+
+
+def test_huge_constant_features_fit_without_runtime_warnings():
+    X = np.full((10, 2), 1e300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", ConstantFeatureWarning)
+        sc = StandardScaler().fit(chunks(X[:4], X[4:]))
+    np.testing.assert_array_equal(sc.scale_, 1.0)
