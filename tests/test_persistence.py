@@ -388,6 +388,7 @@ IMPOSSIBLE_STANDARD = {
     "axis 0": (["params", "axis"], 0, "axis 0 holds the samples"),
     "unknown param": (["params", "pickle"], 1, "unknown"),
     "class": (["class"], "os.system", "unknown class"),
+    "class a list": (["class"], [], "unknown class"),  # found by the random edits: TypeError
     "data wrong length": (["arrays", "var_", "data"], [1.0], "values"),
     "data not numbers": (["arrays", "var_", "data", 0], [1], "malformed"),
     "bool datum": (["arrays", "var_", "data", 0], True, "malformed"),
@@ -450,6 +451,7 @@ IMPOSSIBLE_MLP = {
     "l2 negative": (["config", "l2"], -1.0, "l2"),
     "l2 bool": (["config", "l2"], True, "l2"),
     "dtype": (["config", "dtype"], "float16", "dtype"),
+    "dtype a list": (["config", "dtype"], ["float64"], "dtype"),
     "extra key": (["config", "pickle"], 1, "keys"),
     "NaN running_var": (["arrays", "buffer/running_var1", "data", 0], "nan", "running_var1"),
     "negative running_var": (["arrays", "buffer/running_var1", "data", 0], -1.0, "running_var1"),

@@ -122,7 +122,7 @@ def _config(path: Any, meta: Any) -> dict[str, Any]:
         raise _field(path, "output", f"one of {sorted(OUTPUTS)}", c["output"])
     if not (_is_real(c["l2"]) and c["l2"] >= 0):
         raise _field(path, "l2", "a finite number >= 0", c["l2"])
-    if c["dtype"] not in _DTYPES:
+    if not isinstance(c["dtype"], str) or c["dtype"] not in _DTYPES:
         raise _field(path, "dtype", "'float64' or 'float32'", c["dtype"])
     return c
 

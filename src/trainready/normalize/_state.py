@@ -167,7 +167,7 @@ def scaler_specs(header: Header, path: Any = "the state") -> dict[str, ArraySpec
     """Validate a scaler header's meta; the arrays its file must hold (shapes from its config)."""
     meta = _dict(path, "header", header.meta, {"class", "params", "attributes"}, set())
     name = meta["class"]
-    if name not in _ATTRS:
+    if not isinstance(name, str) or name not in _ATTRS:
         raise bad_file(path, WHAT, f"unknown class {name!r} (expected one of {sorted(_ATTRS)})")
     _check_params(path, name, meta["params"])
     table = _ATTRS[name]
