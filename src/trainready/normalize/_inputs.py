@@ -19,6 +19,7 @@ __all__ = [
     "as_float_array",
     "check_axis",
     "check_flag",
+    "chunk_data",
     "is_array_like",
     "is_dask_array",
     "is_torch_tensor",
@@ -84,6 +85,22 @@ def warn_user(message: str, category: type[Warning]) -> None:
         frame = frame.f_back  # type: ignore[assignment]
         level += 1
     warnings.warn(message, category, stacklevel=level)
+
+
+def chunk_data(chunk: Any) -> Any:
+    """The data part of one item of an iterable: a tensor/array, or the first of ``(x, y)``."""
+    if isinstance(chunk, tuple | list) and chunk and is_array_like(chunk[0]):
+        if not isinstance(chunk[0], int | float):
+            return chunk[0]
+    if isinstance(chunk, dict):
+        for key in ("x", "X", "input", "inputs", "image", "pixel_values"):
+            if key in chunk:
+                return chunk[key]
+        raise TypeError(
+            f"a chunk is a dict with keys {sorted(chunk)}; expected an array, a tensor, an "
+            "(x, y) tuple, or a dict with key 'x'. Map your loader to yield the inputs only."
+        )
+    return chunk
 
 
 def check_flag(value: Any, name: str) -> bool:

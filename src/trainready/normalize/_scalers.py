@@ -13,6 +13,7 @@ from ._base import ScalerBase
 from ._inputs import warn_user
 from ._kernels import split_hi_lo
 from ._moments import RunningMoments
+from ._names import feature_labels
 
 __all__ = ["MinMaxScaler", "StandardScaler"]
 
@@ -25,13 +26,6 @@ def _counts_attr(n: NDArray[np.float64]) -> Any:
     if counts.size and counts.max() == counts.min():
         return counts[0]
     return counts
-
-
-def _feature_labels(scaler: ScalerBase, idx: NDArray[np.intp]) -> str:
-    names = getattr(scaler, "feature_names_in_", None)
-    shown = [repr(str(names[i])) if names is not None else str(int(i)) for i in idx[:10]]
-    more = f" and {idx.size - 10} more" if idx.size > 10 else ""
-    return ", ".join(shown) + more
 
 
 def constant_bound(mean: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -64,7 +58,7 @@ def _refuse_overflow(scaler: ScalerBase, bad: NDArray[np.bool_], what: str, why:
     if idx.size:
         raise ValueError(
             f"X: expected a per-feature {what} below the float64 maximum (1.8e308); got an "
-            f"overflow in feature(s) {_feature_labels(scaler, idx)} ({why}), which would map "
+            f"overflow in feature(s) {feature_labels(scaler, idx)} ({why}), which would map "
             "every value to the same number. Rescale those features first (e.g. divide them by "
             "1e300)."
         )
@@ -187,7 +181,7 @@ class StandardScaler(ScalerBase):
             self._warned = frozenset(idx.tolist())
             warn_user(
                 f"{idx.size} feature(s) are constant in the data seen so far: "
-                f"{_feature_labels(self, idx)}; their scale_ is set to 1 (they become 0 after "
+                f"{feature_labels(self, idx)}; their scale_ is set to 1 (they become 0 after "
                 "centering). Drop them if they stay constant: they carry no information.",
                 ConstantFeatureWarning,
             )
@@ -362,7 +356,7 @@ class MinMaxScaler(ScalerBase):
             self._warned = frozenset(idx.tolist())
             warn_user(
                 f"{idx.size} feature(s) have a zero range in the data seen so far: "
-                f"{_feature_labels(self, idx)}; their range is taken as 1 (they map to "
+                f"{feature_labels(self, idx)}; their range is taken as 1 (they map to "
                 f"{lo} + (x - data_min_)). Drop them if they stay constant.",
                 ConstantFeatureWarning,
             )
