@@ -533,3 +533,42 @@ def test_a_zip_that_needs_a_newer_unzip_is_a_format_error(tmp_path: Path):
     (tmp_path / "m.npz").write_bytes(bytes(raw))
     with pytest.raises(FormatError, match="cannot be read"):
         MLP.load(tmp_path / "m.npz")
+
+
+def _npz_members(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    return json.loads(str(arrays.pop("__header__"))), arrays
+
+
+def _write_npz(path: Path, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    header["sha256"] = _persist.checksum(header, arrays)  # re-sealed: validation must catch it
+    np.savez(path, __header__=np.array(json.dumps(header)), **arrays)
+
+
+NPZ_EDITS = {
+    "complex mean_": ("standard", "mean_", lambda a: a.astype(complex), "dtype complex128"),
+    "float32 mean_": ("standard", "mean_", lambda a: a.astype(np.float32), "dtype float32"),
+    "int var_": ("standard", "var_", lambda a: a.astype(np.int64), "dtype int64"),
+    "scale_ -1": ("standard", "scale_", lambda a: -a, "scale_"),
+    "NaN m2": ("standard", "_state_m2", lambda a: a * np.nan, "_state_m2"),
+    "2-D min_": ("minmax", "min_", lambda a: a[None, :], "shape"),
+    "NaN running_var": ("mlp", "buffer/running_var1", lambda a: a * np.nan, "running_var1"),
+    "negative running_var": ("mlp", "buffer/running_var1", lambda a: -a - 1, "running_var1"),
+    "Fortran W": ("mlp", "param/W2", lambda a: np.asfortranarray(a), None),  # loads: same data
+}
+
+
+@pytest.mark.parametrize("case", list(NPZ_EDITS))
+def test_impossible_npz_arrays_are_refused_even_with_a_valid_checksum(tmp_path, case):
+    name, key, edit, msg = NPZ_EDITS[case]
+    obj = objects()[name]
+    obj.save(tmp_path / "o.npz")
+    header, arrays = _npz_members(tmp_path / "o.npz")
+    arrays[key] = edit(arrays[key])
+    _write_npz(tmp_path / "e.npz", header, arrays)
+    if msg is None:
+        same(obj, load(obj, tmp_path / "e.npz"))
+    else:
+        with pytest.raises(FormatError, match=msg):
+            load(obj, tmp_path / "e.npz")

@@ -437,7 +437,15 @@ class ScalerBase:
 
     @classmethod
     def from_state(cls, state: State) -> Any:
-        """A scaler from :meth:`to_state`'s output, every field checked (FormatError otherwise)."""
+        """A scaler from :meth:`to_state`'s output, every field checked (FormatError otherwise).
+
+        Example:
+            >>> import numpy as np
+            >>> from trainready import StandardScaler
+            >>> sc = StandardScaler().fit(np.array([[0.0], [2.0]]))
+            >>> StandardScaler.from_state(sc.to_state()).scale_.tolist()
+            [1.0]
+        """
         from ._state import scaler_from_state
 
         return scaler_from_state(state, expected=None if cls is ScalerBase else cls)
