@@ -3,6 +3,8 @@ faults), training on the circles, reproducibility, dtypes, persistence and bad i
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -357,8 +359,8 @@ def test_save_and_load_round_trip(tmp_path) -> None:
     net.fit(data.X_train, data.y_train, lr=0.1, epochs=5, batch_size=50)
     path = tmp_path / "net.npz"
     net.save(path)
-    with np.load(path, allow_pickle=False) as f:
-        assert int(f["__version__"]) == 1
+    with np.load(path, allow_pickle=False) as f:  # the shared container (format version 2)
+        assert json.loads(str(f["__header__"]))["version"] == 2
     back = MLP.load(path)
     assert repr(back) == repr(net)
     np.testing.assert_array_equal(back.logits(data.X_test), net.logits(data.X_test))
@@ -372,7 +374,8 @@ def test_save_and_load_round_trip(tmp_path) -> None:
         MLP.load(tmp_path / "junk.npz")
     with np.load(path, allow_pickle=False) as f:
         content = {k: f[k] for k in f.files}
-    content["__version__"] = np.array(99)
+    header = json.loads(str(content["__header__"]))
+    content["__header__"] = np.array(json.dumps(dict(header, version=99)))
     np.savez(tmp_path / "future.npz", **content)
     with pytest.raises(FormatError, match="upgrade"):
         MLP.load(tmp_path / "future.npz")

@@ -64,8 +64,8 @@ def test_round_trip_bit_exact_and_continues(tmp_path: Path, ext: str, cls: type)
         np.float64,
         st.tuples(st.integers(1, 20), st.integers(1, 5)),
         elements=st.floats(
-            allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300
-        ),
+            allow_nan=False, allow_infinity=False, min_value=-1e150, max_value=1e150
+        ),  # beyond, the sums of squares overflow float64 and fit refuses (tested elsewhere)
     ),
     ext=st.sampled_from(["npz", "json"]),
 )
@@ -124,16 +124,16 @@ def _corrupt_cases(tmp_path: Path) -> list[tuple[str, Path]]:
     bad["arrays"]["mean_"]["data"] = [1.0]
     p = tmp_path / "bad_shape.json"
     p.write_text(json.dumps(bad))
-    cases.append(("malformed", p))
+    cases.append(("has 1 values; its shape needs 2", p))
     bad = json.loads(good_json.read_text())
     del bad["attributes"]["scale_"]
     p = tmp_path / "missing.json"
     p.write_text(json.dumps(bad))
-    cases.append(("missing or malformed", p))
+    cases.append((r"missing \['scale_'\]", p))
     p = tmp_path / "zip.npz"
     with zipfile.ZipFile(p, "w") as zf:
         zf.writestr("__header__.npy", b"not an npy file")
-    cases.append(("not a text array", p))
+    cases.append(("not a readable .npy array", p))
     return cases
 
 
@@ -151,7 +151,7 @@ def test_version_and_class_mismatch(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "m.json").read_text())
     doc["version"] = FORMAT_VERSION + 1
     (tmp_path / "v.json").write_text(json.dumps(doc))
-    with pytest.raises(FormatError, match="format version 2"):
+    with pytest.raises(FormatError, match=f"format version {FORMAT_VERSION + 1}, newer.*upgrade"):
         load(tmp_path / "v.json")
     with pytest.raises(FormatError, match="not fitted"):
         StandardScaler().save(tmp_path / "u.npz")

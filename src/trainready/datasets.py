@@ -83,15 +83,35 @@ def _gen(rng: Any) -> np.random.Generator:
     )
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
 def _count(value: Any, name: str, minimum: int = 1) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
+    if (
+        not isinstance(value, numbers.Integral)
+        or isinstance(value, bool | np.bool_)
+        or value < minimum
+    ):
+        raise ValueError(
+            f"{name}: expected an integer >= {minimum}; got {value!r}. Pass a whole number "
+            "(True/False and floats are not counts)."
+        )
     return int(value)
 
 
 def _nonneg(value: Any, name: str) -> float:
-    if not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}.")
+    if not _is_number(value) or not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"{name}: expected a finite number >= 0; got {value!r}. Pass a number such as 0.1 "
+            "(True/False and strings are not numbers)."
+        )
+    return float(value)
+
+
+def _fraction(value: Any, name: str, fix: str) -> float:
+    if not _is_number(value) or not 0 < value < 1:
+        raise ValueError(f"{name}: expected a number in (0, 1); got {value!r}. {fix}")
     return float(value)
 
 
@@ -144,8 +164,7 @@ def circles(
         0.5
     """
     noise = _nonneg(noise, "noise")
-    if not isinstance(factor, numbers.Real) or not 0 < factor < 1:
-        raise ValueError(f"factor (the inner radius) must be in (0, 1); got {factor!r}.")
+    factor = _fraction(factor, "factor", "It is the inner ring's radius, e.g. 0.5.")
 
     def sample(n: int, gen: np.random.Generator) -> tuple[FloatArray, IntArray]:
         y = _balanced_labels(n, 2, gen)
@@ -268,8 +287,7 @@ def digits(*, test_fraction: float = 0.25, rng: Any = 0) -> Dataset:
     """
     from ._optional import require
 
-    if not isinstance(test_fraction, numbers.Real) or not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction!r}.")
+    test_fraction = _fraction(test_fraction, "test_fraction", "Hold out e.g. 0.25 of each class.")
     sk_datasets = require("sklearn.datasets", "trainready.datasets.digits")
     bunch = sk_datasets.load_digits()
     X = np.asarray(bunch.data, dtype=np.float64)

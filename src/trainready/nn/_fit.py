@@ -38,24 +38,41 @@ def fit(
     check_options: Mapping[str, Any] | None = None,
 ) -> History:
     """See :meth:`trainready.nn.MLP.fit`."""
+    lr = V.check_real(
+        lr, "lr", positive=True, fix="Pass the learning rate as a number, e.g. lr=0.01."
+    )
+    epochs = V.check_int(epochs, "epochs", 0, "Pass the number of passes over the data, e.g. 1000.")
+    if batch_size is not None:
+        batch_size = V.check_int(
+            batch_size,
+            "batch_size",
+            1,
+            "Pass a mini-batch size such as 64, or None for full batch.",
+        )
+    if callback is not None and not callable(callback):
+        raise TypeError(
+            V.problem(
+                "callback",
+                "a function of EpochInfo or None",
+                callback,
+                "Pass e.g. callback=lambda info: info.loss < 1e-3 (True stops training).",
+            )
+        )
+    if check_options is not None and not isinstance(check_options, Mapping):
+        raise TypeError(
+            V.problem(
+                "check_options",
+                "a mapping of gradcheck options or None",
+                check_options,
+                "Pass e.g. check_options={'mode': 'probe'}.",
+            )
+        )
+    if (X_dev is None) != (y_dev is None):
+        raise ValueError("X_dev, y_dev: expected both or neither; got one of them. Pass both.")
     Xa, Ya = self._prepare(X, y)
     m = Xa.shape[0]
     if m == 0:
-        raise ValueError("X has no rows; fit needs at least one example.")
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative integer; got {epochs!r}.")
-    if batch_size is not None and (
-        not isinstance(batch_size, (int, np.integer))
-        or isinstance(batch_size, bool)
-        or batch_size < 1
-    ):
-        raise ValueError(
-            f"batch_size must be a positive integer or None (full batch); got {batch_size!r}."
-        )
-    if not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a positive finite number; got {lr!r}. Try lr=0.01.")
-    if (X_dev is None) != (y_dev is None):
-        raise ValueError("pass both X_dev and y_dev, or neither.")
+        raise ValueError("X: expected at least one example; got 0 rows. Pass training data.")
     dev = self._prepare(X_dev, y_dev, "X_dev") if X_dev is not None else None
     opt = get_optimizer(optimizer)
     gen = self._rng if rng is None else V.as_generator(rng)

@@ -13,6 +13,54 @@ from numpy.typing import NDArray
 Array = NDArray[Any]
 
 
+def problem(argument: str, expected: str, got: Any, fix: str) -> str:
+    """The one message grammar: ``"<argument>: expected <what>; got <value>. <fix>"``."""
+    shown = repr(got)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return f"{argument}: expected {expected}; got {shown}. {fix}"
+
+
+def check_flags(value: Any, n_hidden: int, name: str) -> tuple[bool, ...]:
+    """One bool for every hidden layer, or one bool per hidden layer; nothing else counts."""
+    flags = per_hidden(value, n_hidden, name)
+    for v in flags:
+        if not isinstance(v, bool | np.bool_):
+            raise TypeError(
+                problem(
+                    name,
+                    "True or False (or one per hidden layer)",
+                    v,
+                    f"Pass a bool, e.g. {name}=True; a string such as 'no' would count as True.",
+                )
+            )
+    return tuple(bool(v) for v in flags)
+
+
+def check_real(value: Any, name: str, *, positive: bool, fix: str) -> float:
+    """A finite real number (> 0 with ``positive``, else >= 0); bools and strings are refused."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+    if ok:
+        x = float(value)
+        ok = math.isfinite(x) and (x > 0 if positive else x >= 0)
+    if not ok:
+        raise (
+            ValueError
+            if isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+            else TypeError
+        )(problem(name, f"a finite number {'> 0' if positive else '>= 0'}", value, fix))
+    return float(value)
+
+
+def check_int(value: Any, name: str, minimum: int, fix: str) -> int:
+    """An integer >= ``minimum`` (NumPy integers too); bools, floats and strings are refused."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool | np.bool_):
+        raise TypeError(problem(name, f"an integer >= {minimum}", value, fix))
+    if int(value) < minimum:
+        raise ValueError(problem(name, f"an integer >= {minimum}", value, fix))
+    return int(value)
+
+
 def check_layer_dims(layer_dims: Any) -> list[int]:
     if isinstance(layer_dims, (str, bytes)) or not isinstance(layer_dims, (Sequence, np.ndarray)):
         raise TypeError(
@@ -66,7 +114,14 @@ def check_l2(l2: Any) -> float:
 
 
 def check_dtype(dtype: Any) -> np.dtype[Any]:
-    dt: np.dtype[Any] = np.dtype(dtype)
+    try:
+        dt: np.dtype[Any] = np.dtype(dtype)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            problem(
+                "dtype", "float32 or float64", dtype, "Pass np.float64 (default) or np.float32."
+            )
+        ) from exc
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"dtype must be float32 or float64; got {dt}. Use np.float32 for speed.")
     return dt

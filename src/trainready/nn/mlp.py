@@ -92,10 +92,14 @@ class MLP(Backprop):
             )
         self.l2: float = V.check_l2(l2)
         self.keep_prob: tuple[float, ...] = V.check_keep_prob(keep_prob, n_hidden)
-        self.batch_norm: tuple[bool, ...] = tuple(
-            bool(v) for v in V.per_hidden(batch_norm, n_hidden, "batch_norm")
-        )
+        self.batch_norm: tuple[bool, ...] = V.check_flags(batch_norm, n_hidden, "batch_norm")
         self.dtype: np.dtype[Any] = V.check_dtype(dtype)
+        init_scale = V.check_real(
+            init_scale,
+            "init_scale",
+            positive=True,
+            fix="It is the std of init='random', e.g. 0.01.",
+        )
         self._rng = V.as_generator(rng)
         self._ws: Workspace = {}
         self._buffers: dict[str, Array] = {}
@@ -393,18 +397,36 @@ class MLP(Backprop):
 
         return split_regularization(self, report, X64, Y64, p64, options)
 
+    def to_state(self) -> Any:
+        """The network as a persistence :class:`~trainready._persist.State` (arrays copied)."""
+        from ._io import to_state
+
+        return to_state(self)
+
+    @classmethod
+    def from_state(cls, state: Any) -> MLP:
+        """A network from :meth:`to_state`'s output, every field checked (FormatError otherwise)."""
+        from ._io import from_state
+
+        return from_state(state)
+
     def save(self, path: Any) -> None:
-        """Save to an ``.npz`` file (no pickle): configuration, parameters, running statistics."""
+        """Save to ``path`` atomically, no pickle: configuration, parameters, running statistics.
+
+        ``.npz`` (added when the path has no suffix; :meth:`load` with the same path finds it) or
+        ``.json``. If the write fails, an existing file is left unchanged.
+        """
         from ._io import save
 
         save(self, path)
 
     @classmethod
     def load(cls, path: Any) -> MLP:
-        """Load a network saved by :meth:`save`.
+        """Load a network saved by :meth:`save` (also trainready's version-1 files).
 
         Raises:
-            trainready.errors.FormatError: not a trainready network file, or a newer format.
+            trainready.errors.FormatError: not a trainready network file, a newer format, or
+                corrupted or impossible content.
         """
         from ._io import load
 

@@ -9,9 +9,11 @@ what to run from ``__sklearn_tags__()`` (built lazily below from sklearn's own `
 
 from __future__ import annotations
 
+import contextlib
+import copy as _copy
 import inspect
-from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,12 +22,17 @@ from ..errors import NotFittedError
 from ._inputs import (
     InputInfo,
     as_float_array,
+    check_flag,
+    chunk_data,
     is_array_like,
     is_dask_array,
     is_torch_tensor,
-    warn_user,
 )
 from ._kernels import affine, bshape
+from ._names import check_names, feature_names_out, nonfinite_error
+
+if TYPE_CHECKING:
+    from .._persist import State
 
 __all__ = ["ProgressCallback", "ScalerBase"]
 
@@ -33,29 +40,16 @@ ProgressCallback = Callable[[int, int], Any]
 """``progress(chunks_done, samples_seen)``, called after each chunk of an iterable fit."""
 
 
-def _array_of_chunk(chunk: Any) -> Any:
-    """The data part of one item of an iterable: a tensor/array, or the first of ``(x, y)``."""
-    if isinstance(chunk, tuple | list) and chunk and is_array_like(chunk[0]):
-        if not isinstance(chunk[0], int | float):
-            return chunk[0]
-    if isinstance(chunk, dict):
-        for key in ("x", "X", "input", "inputs", "image", "pixel_values"):
-            if key in chunk:
-                return chunk[key]
-        raise TypeError(
-            f"a chunk is a dict with keys {sorted(chunk)}; expected an array, a tensor, an "
-            "(x, y) tuple, or a dict with key 'x'. Map your loader to yield the inputs only."
-        )
-    return chunk
-
-
 class ScalerBase:
     """Base of :class:`StandardScaler` and :class:`MinMaxScaler` (not public)."""
 
     _PARAMS: ClassVar[tuple[str, ...]] = ()
+    _BOOL_PARAMS: ClassVar[tuple[str, ...]] = ()
     nan_policy: str
     axis: int | None
     copy: bool
+    n_features_in_: int
+    feature_names_in_: NDArray[np.object_]  # only when fitted on string column names
 
     # ---------------------------------------------------------------- scikit-learn protocol
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -121,6 +115,8 @@ class ScalerBase:
 
     # ----------------------------------------------------------------------- validation
     def _validate_params(self) -> None:
+        for name in self._BOOL_PARAMS:
+            check_flag(getattr(self, name), name)
         if self.nan_policy not in ("raise", "omit"):
             raise ValueError(
                 f"nan_policy must be 'raise' or 'omit'; got {self.nan_policy!r}. 'raise' refuses "
@@ -159,62 +155,10 @@ class ScalerBase:
         return arr, ax, info
 
     def _check_names(self, info: InputInfo, *, reset: bool) -> None:
-        names = info.columns
-        if reset:
-            if names is not None:
-                self.feature_names_in_ = np.asarray(names, dtype=object)
-            elif hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-            return
-        fitted = getattr(self, "feature_names_in_", None)
-        cls = type(self).__name__
-        if fitted is None and names is None:
-            return
-        if fitted is None:
-            warn_user(
-                f"X has feature names, but {cls} was fitted without feature names",
-                UserWarning,
-            )
-            return
-        if names is None:
-            warn_user(
-                f"X does not have valid feature names, but {cls} was fitted with feature names",
-                UserWarning,
-            )
-            return
-        if len(fitted) != len(names) or any(a != b for a, b in zip(fitted, names, strict=False)):
-            unexpected = sorted(set(names) - set(fitted))
-            missing = sorted(set(fitted) - set(names))
-            msg = "The feature names should match those that were passed during fit.\n"
-            if unexpected:
-                msg += "Feature names unseen at fit time:\n" + "".join(
-                    f"- {n}\n" for n in unexpected[:5]
-                )
-            if missing:
-                msg += "Feature names seen at fit time, yet now missing:\n" + "".join(
-                    f"- {n}\n" for n in missing[:5]
-                )
-            if not unexpected and not missing:
-                msg += "Feature names must be in the same order as they were in fit.\n"
-            raise ValueError(msg + "Select the training columns, in order: X[list(names)].")
+        check_names(self, info.columns, reset=reset)
 
     def _nonfinite_error(self, arr: NDArray[Any], ax: int, method: str) -> ValueError:
-        others = tuple(i for i in range(arr.ndim) if i != ax)
-        n_nan = np.add.reduce(np.isnan(arr), axis=others)
-        n_inf = np.add.reduce(np.isinf(arr), axis=others)
-        bad = np.flatnonzero(n_nan + n_inf)
-        names = getattr(self, "feature_names_in_", None)
-        label = [repr(str(names[i])) if names is not None else str(int(i)) for i in bad[:8]]
-        detail = ", ".join(
-            f"{lab} ({int(n_nan[i])} NaN, {int(n_inf[i])} inf)"
-            for lab, i in zip(label, bad[:8], strict=True)
-        )
-        more = f" and {bad.size - 8} more" if bad.size > 8 else ""
-        return ValueError(
-            f"Input X contains NaN or inf in {method}: feature(s) {detail}{more}. Clean or impute "
-            f"them, or pass nan_policy='omit' to {type(self).__name__} to fit around them (they "
-            "then pass through transform)."
-        )
+        return nonfinite_error(self, arr, ax, method)
 
     # ------------------------------------------------------------------------- fitting
     def _reset(self) -> None:
@@ -226,6 +170,10 @@ class ScalerBase:
 
     def fit(self, X: Any, y: Any = None, *, progress: ProgressCallback | None = None) -> Any:
         """Compute the statistics of the training data, forgetting any previous fit.
+
+        All or nothing: if the fit fails part-way (NaN in a later chunk, a chunk of another
+        width, an exception in ``progress``, Ctrl-C), the scaler is left exactly as it was before
+        the call (unfitted if it was).
 
         Args:
             X: ``(n_samples, n_features)`` array-like (NumPy, torch tensor, pandas DataFrame,
@@ -239,19 +187,43 @@ class ScalerBase:
             self
         """
         self._validate_params()
-        self._reset()
-        return self._fit_any(X, progress, warn=True)
+        if progress is not None and not callable(progress):
+            raise TypeError(
+                f"progress: expected a callable progress(chunks_done, samples_seen) or None; got "
+                f"{type(progress).__name__}. Pass a function, or leave it out."
+            )
+        with self._all_or_nothing():
+            self._reset()
+            return self._fit_any(X, progress, warn=True)
 
     def partial_fit(self, X: Any, y: Any = None) -> Any:
         """Add one chunk (or an iterable of chunks, or a dask array) to the statistics.
+
+        All or nothing: a failed call leaves the statistics of the previous calls unchanged.
 
         Returns:
             self
         """
         self._validate_params()
-        if getattr(self, "_state", None) is None or not hasattr(self, "n_features_in_"):
-            self._reset()
-        return self._fit_any(X, None, warn=True)
+        with self._all_or_nothing():
+            if getattr(self, "_state", None) is None or not hasattr(self, "n_features_in_"):
+                self._reset()
+            return self._fit_any(X, None, warn=True)
+
+    @contextlib.contextmanager
+    def _all_or_nothing(self) -> Iterator[None]:
+        """Restore every attribute (and a copy of the running state) if the body raises."""
+        saved = dict(vars(self))
+        saved["_state"] = _copy.deepcopy(getattr(self, "_state", None))
+        had_state = "_state" in vars(self)
+        try:
+            yield
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(saved)
+            if not had_state:
+                del self._state
+            raise
 
     def _fit_any(self, X: Any, progress: ProgressCallback | None, *, warn: bool) -> Any:
         if is_dask_array(X):
@@ -263,7 +235,7 @@ class ScalerBase:
         elif isinstance(X, Iterable):
             done = 0
             for item in X:
-                chunk = _array_of_chunk(item)
+                chunk = chunk_data(item)
                 if is_dask_array(chunk):
                     self._fit_dask(chunk)
                 else:
@@ -288,12 +260,7 @@ class ScalerBase:
     def _fit_chunk(self, X: Any) -> None:
         first = getattr(self, "_state", None) is None
         arr, ax, _ = self._validate(X, reset=first, method="fit")
-        try:
-            self._update(arr, ax)
-        except Exception:
-            if first:  # leave no half-fitted state behind
-                self._reset()
-            raise
+        self._update(arr, ax)
 
     def _fit_dask(self, X: Any) -> None:
         from ._dask import check_dask_input
@@ -357,6 +324,8 @@ class ScalerBase:
 
     def _apply(self, X: Any, copy: bool | None, *, inverse: bool, method: str) -> Any:
         self._check_fitted(method)
+        if copy is not None:
+            check_flag(copy, "copy")
         copy = self.copy if copy is None else copy
         a, b, mode = self._affine_params(inverse)
         if is_torch_tensor(X):
@@ -457,27 +426,35 @@ class ScalerBase:
     def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
         """Output feature names: ``feature_names_in_`` or ``x0, x1, ...`` (one-to-one)."""
         self._check_fitted("get_feature_names_out")
-        fitted = getattr(self, "feature_names_in_", None)
-        if input_features is None:
-            if fitted is not None:
-                return np.asarray(fitted, dtype=object)
-            return np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
-        names = np.asarray(input_features, dtype=object)
-        if names.ndim != 1 or len(names) != self.n_features_in_:
-            raise ValueError(
-                f"input_features should have length equal to number of features "
-                f"({self.n_features_in_}), got {len(names)}."
-            )
-        if fitted is not None and not np.array_equal(names, fitted):
-            raise ValueError(
-                "input_features is not equal to feature_names_in_; pass the names seen at fit "
-                f"time: {list(fitted)!r}."
-            )
-        return names
+        return feature_names_out(self, input_features)
 
     # ------------------------------------------------------------------------ persistence
+    def to_state(self) -> State:
+        """The fitted scaler as a persistence :class:`~trainready._persist.State` (copied)."""
+        from ._state import scaler_to_state
+
+        return scaler_to_state(self)
+
+    @classmethod
+    def from_state(cls, state: State) -> Any:
+        """A scaler from :meth:`to_state`'s output, every field checked (FormatError otherwise).
+
+        Example:
+            >>> import numpy as np
+            >>> from trainready import StandardScaler
+            >>> sc = StandardScaler().fit(np.array([[0.0], [2.0]]))
+            >>> StandardScaler.from_state(sc.to_state()).scale_.tolist()
+            [1.0]
+        """
+        from ._state import scaler_from_state
+
+        return scaler_from_state(state, expected=None if cls is ScalerBase else cls)
+
     def save(self, path: Any) -> None:
-        """Write the fitted scaler to ``path`` (``.npz`` or ``.json``), bit-exact, no pickle."""
+        """Write the fitted scaler to ``path`` (``.npz``/``.json``): atomic, bit-exact, no pickle.
+
+        A path without a suffix gets ``.npz``; :meth:`load` with the same path finds it.
+        """
         from ._io import save
 
         save(self, path)

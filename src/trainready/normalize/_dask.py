@@ -33,6 +33,11 @@ def check_dask_input(X: Any, axis: int | None, estimator: str) -> int:
             "array.reshape(-1, 1) if your data has a single feature or array.reshape(1, -1) if it "
             "contains a single sample."
         )
+    if X.shape[0] == 0:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required by "
+            f"{estimator}. X: expected a dask array with at least one row; pass the training data."
+        )
     if axis is None:
         if X.ndim != 2:
             raise ValueError(

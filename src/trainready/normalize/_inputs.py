@@ -18,6 +18,8 @@ __all__ = [
     "InputInfo",
     "as_float_array",
     "check_axis",
+    "check_flag",
+    "chunk_data",
     "is_array_like",
     "is_dask_array",
     "is_torch_tensor",
@@ -83,6 +85,37 @@ def warn_user(message: str, category: type[Warning]) -> None:
         frame = frame.f_back  # type: ignore[assignment]
         level += 1
     warnings.warn(message, category, stacklevel=level)
+
+
+def chunk_data(chunk: Any) -> Any:
+    """The data part of one item of an iterable: a tensor/array, or the first of ``(x, y)``."""
+    if isinstance(chunk, tuple | list) and chunk and is_array_like(chunk[0]):
+        if not isinstance(chunk[0], int | float):
+            return chunk[0]
+    if isinstance(chunk, dict):
+        for key in ("x", "X", "input", "inputs", "image", "pixel_values"):
+            if key in chunk:
+                return chunk[key]
+        raise TypeError(
+            f"a chunk is a dict with keys {sorted(chunk)}; expected an array, a tensor, an "
+            "(x, y) tuple, or a dict with key 'x'. Map your loader to yield the inputs only."
+        )
+    return chunk
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """``value`` as a bool; anything but True/False (``"no"``, ``0``, None) is refused.
+
+    Example:
+        >>> check_flag(False, "copy")
+        False
+    """
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise TypeError(
+        f"{name}: expected True or False; got {value!r} ({type(value).__name__}). Pass a bool, "
+        f"e.g. {name}=False (a string such as 'no' would count as True)."
+    )
 
 
 def check_axis(arr: NDArray[Any], axis: int | None, name: str) -> int:

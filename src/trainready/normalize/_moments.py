@@ -245,7 +245,9 @@ class RunningMoments:
         n_a = self.n
         n = n_a + n_b
         first = (n_a == 0) & (n_b > 0)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        # over: a first merge (n_a = 0) squares a d as large as the data; that value is unused,
+        # and a real overflow of m2 is refused by the scaler with the feature named
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             d = (shift_b - self.shift) + (mean_b - self.mean_rel)
             safe_n = np.where(n > 0, n, 1.0)
             mean = self.mean_rel + d * (n_b / safe_n)

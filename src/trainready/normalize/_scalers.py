@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -12,6 +13,7 @@ from ._base import ScalerBase
 from ._inputs import warn_user
 from ._kernels import split_hi_lo
 from ._moments import RunningMoments
+from ._names import feature_labels
 
 __all__ = ["MinMaxScaler", "StandardScaler"]
 
@@ -26,11 +28,40 @@ def _counts_attr(n: NDArray[np.float64]) -> Any:
     return counts
 
 
-def _feature_labels(scaler: ScalerBase, idx: NDArray[np.intp]) -> str:
-    names = getattr(scaler, "feature_names_in_", None)
-    shown = [repr(str(names[i])) if names is not None else str(int(i)) for i in idx[:10]]
-    more = f" and {idx.size - 10} more" if idx.size > 10 else ""
-    return ", ".join(shown) + more
+def constant_bound(mean: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The largest variance a feature with this mean can have and still count as constant.
+
+    ``(eps * |mean|)**2``: a spread below one unit in the last place of the mean. Derivation:
+    :class:`RunningMoments` subtracts a float64 shift ``K`` near the data, and ``x - K`` is
+    exact (Sterbenz: ``x`` and ``K`` lie within a factor 2); the sums of ``x - K`` and its
+    squares are then formed with relative error at most about ``n * eps`` and recomputed around
+    the chunk's own mean whenever cancellation could cost more than one bit (``S2 > 2 m2``).
+    The variance is therefore computed with a *relative* error of order ``n * eps`` (< 1e-6
+    even at n = 1e9), with no absolute term that grows with ``n`` or the offset: a truly
+    constant feature comes out with a variance of exactly 0 (its ``x - K`` are equal multiples
+    of one ulp, summed exactly) and a feature with any spread keeps it. What remains is the
+    data's own resolution: values near ``mean`` are spaced about ``eps * |mean|`` apart, so a
+    smaller spread is rounding, not signal. scikit-learn's bound ``n eps var + (n mean eps)**2``
+    describes a naive sum instead and grows with ``n``: 4e6 rows of N(1e9, 0.25) would be
+    called constant.
+
+    Example:
+        >>> float(constant_bound(np.array([1e9]))[0]) < 1e-13
+        True
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.asarray((_EPS * np.abs(mean)) ** 2, dtype=np.float64)
+
+
+def _refuse_overflow(scaler: ScalerBase, bad: NDArray[np.bool_], what: str, why: str) -> None:
+    idx = np.flatnonzero(bad)
+    if idx.size:
+        raise ValueError(
+            f"X: expected a per-feature {what} below the float64 maximum (1.8e308); got an "
+            f"overflow in feature(s) {feature_labels(scaler, idx)} ({why}), which would map "
+            "every value to the same number. Rescale those features first (e.g. divide them by "
+            "1e300)."
+        )
 
 
 class StandardScaler(ScalerBase):
@@ -40,8 +71,9 @@ class StandardScaler(ScalerBase):
     second pass when a chunk drifts), merged across chunks with Chan, Golub & LeVeque (1979, 1983).
     The variance stays within about 1e-15 (relative) of the exact value even at a mean offset of
     1e9, where scikit-learn is ~1e-10 off and raw sums of squares lose every digit. A
-    (near-)constant feature, by the Chan-Golub-LeVeque bound ``var <= n eps var + (n mean eps)^2``
-    that scikit-learn uses, gets ``scale_ = 1`` and a :class:`ConstantFeatureWarning` naming it.
+    (near-)constant feature, one whose spread is below the resolution of its mean (the bound
+    ``var <= (eps * mean)**2`` of :func:`constant_bound`, which matches this algorithm's own
+    error), gets ``scale_ = 1`` and a :class:`ConstantFeatureWarning` naming it.
 
     Args:
         with_mean: center the data (``mean_`` is computed whenever ``with_mean`` or ``with_std``).
@@ -72,6 +104,7 @@ class StandardScaler(ScalerBase):
     """
 
     _PARAMS: ClassVar[tuple[str, ...]] = ("with_mean", "with_std", "axis", "copy", "nan_policy")
+    _BOOL_PARAMS: ClassVar[tuple[str, ...]] = ("with_mean", "with_std", "copy")
 
     def __init__(
         self,
@@ -134,10 +167,12 @@ class StandardScaler(ScalerBase):
             self.scale_ = None
             return
         var = state.var
+        _refuse_overflow(
+            self, np.isinf(var), "sum of squared deviations", "its values are too far apart"
+        )
         self.var_ = var
         with np.errstate(invalid="ignore", over="ignore"):
-            bound = state.n * _EPS * var + (state.n * mean * _EPS) ** 2
-            constant = (var <= bound) | (state.n == 1)
+            constant = (var <= constant_bound(mean)) | (state.n == 1)
             scale = np.sqrt(var)
         scale = np.where(constant | (scale == 0), 1.0, scale)
         self.scale_ = scale
@@ -146,7 +181,7 @@ class StandardScaler(ScalerBase):
             self._warned = frozenset(idx.tolist())
             warn_user(
                 f"{idx.size} feature(s) are constant in the data seen so far: "
-                f"{_feature_labels(self, idx)}; their scale_ is set to 1 (they become 0 after "
+                f"{feature_labels(self, idx)}; their scale_ is set to 1 (they become 0 after "
                 "centering). Drop them if they stay constant: they carry no information.",
                 ConstantFeatureWarning,
             )
@@ -223,6 +258,7 @@ class MinMaxScaler(ScalerBase):
     """
 
     _PARAMS: ClassVar[tuple[str, ...]] = ("feature_range", "clip", "axis", "copy", "nan_policy")
+    _BOOL_PARAMS: ClassVar[tuple[str, ...]] = ("clip", "copy")
 
     def __init__(
         self,
@@ -242,12 +278,22 @@ class MinMaxScaler(ScalerBase):
     def _validate_params(self) -> None:
         super()._validate_params()
         fr = self.feature_range
-        try:
-            lo, hi = (float(v) for v in fr)
-        except (TypeError, ValueError) as exc:
+        pair = isinstance(fr, tuple | list | np.ndarray) and len(fr) == 2
+        if not pair or any(
+            isinstance(v, bool | np.bool_)
+            or not isinstance(v, int | float | np.integer | np.floating)
+            for v in fr
+        ):
             raise ValueError(
-                f"feature_range must be a pair (low, high) of numbers; got {fr!r}."
-            ) from exc
+                f"feature_range: expected a pair (low, high) of numbers; got {fr!r}. Pass e.g. "
+                "feature_range=(0, 1) or (-1, 1)."
+            )
+        lo, hi = (float(v) for v in fr)
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise ValueError(
+                f"feature_range: expected finite bounds; got {tuple(fr)!r} (an infinite bound maps "
+                "every value to inf or NaN). Pass finite numbers, e.g. (0, 1)."
+            )
         if not lo < hi:
             raise ValueError(
                 "Minimum of desired feature range must be smaller than maximum. Got "
@@ -298,8 +344,10 @@ class MinMaxScaler(ScalerBase):
         self.n_samples_seen_ = int(n)
         self.data_min_ = mn.copy()
         self.data_max_ = mx.copy()
-        self.data_range_ = mx - mn
-        rng = self.data_range_
+        with np.errstate(over="ignore", invalid="ignore"):
+            rng = mx - mn
+        _refuse_overflow(self, np.isinf(rng), "range (max - min)", "it spans more than 1.8e308")
+        self.data_range_ = rng
         constant = rng < 10 * _EPS
         self.scale_ = (hi - lo) / np.where(constant, 1.0, rng)
         self.min_ = lo - mn * self.scale_
@@ -308,7 +356,7 @@ class MinMaxScaler(ScalerBase):
             self._warned = frozenset(idx.tolist())
             warn_user(
                 f"{idx.size} feature(s) have a zero range in the data seen so far: "
-                f"{_feature_labels(self, idx)}; their range is taken as 1 (they map to "
+                f"{feature_labels(self, idx)}; their range is taken as 1 (they map to "
                 f"{lo} + (x - data_min_)). Drop them if they stay constant.",
                 ConstantFeatureWarning,
             )
