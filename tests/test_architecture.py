@@ -20,13 +20,9 @@ ADAPTERS = {"torch"}
 FRONT_ENDS = {"cli", "report", "demo", "testing", "__main__"}
 FEATURES = {"nn", "init", "normalize", "signal", "gradcheck", "datasets"}
 
-# Files that still recognise torch tensors by duck typing (``hasattr(x, "detach")``): each must
-# call trainready._arrays instead (to_numpy / is_torch_tensor / is_low_precision). Temporary:
-# their owners substitute the call, then this list is emptied.
-SNIFFING_ALLOWED = {
-    "nn/_validate.py",  # check_X: X = to_numpy(X)
-    "normalize/_inputs.py",  # is_torch / as_float_array: is_torch_tensor(X), to_numpy(X)
-}
+# Files allowed to recognise torch tensors by duck typing (``hasattr(x, "detach")``) besides
+# trainready._arrays: none; every other module calls _arrays (to_numpy / is_torch_tensor).
+SNIFFING_ALLOWED: set[str] = set()
 # Modules outside the adapter that import torch: the scalers' torch path (transform a tensor
 # into a tensor). Temporary: their owner routes it through trainready._arrays (to_numpy,
 # from_numpy(result, like=X)), then this list is emptied.

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .._arrays import is_torch_tensor, to_numpy
+
 Array = NDArray[Any]
 
 
@@ -129,9 +131,7 @@ def check_dtype(dtype: Any) -> np.dtype[Any]:
 
 def check_X(X: Any, n_in: int, dtype: np.dtype[Any], what: str = "X") -> Array:
     """Return X as a 2-D array of ``dtype`` (the user's array itself when nothing changes)."""
-    if hasattr(X, "detach") and hasattr(X, "cpu"):
-        X = X.detach().cpu().numpy()
-    arr = np.asarray(X)
+    arr = to_numpy(X) if is_torch_tensor(X) else np.asarray(X)
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
     ):

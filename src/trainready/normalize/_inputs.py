@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .._arrays import is_torch_tensor
+
 __all__ = [
     "InputInfo",
     "as_float_array",
@@ -22,7 +24,7 @@ __all__ = [
     "chunk_data",
     "is_array_like",
     "is_dask_array",
-    "is_torch_tensor",
+    "is_torch_tensor",  # re-exported from trainready._arrays (the scalers import it from here)
     "warn_user",
 ]
 
@@ -42,11 +44,6 @@ class InputInfo:
 
 def _module(obj: Any) -> str:
     return type(obj).__module__ or ""
-
-
-def is_torch_tensor(X: Any) -> bool:
-    """True for a ``torch.Tensor`` (without importing torch)."""
-    return "torch" in sys.modules and _module(X).startswith("torch") and hasattr(X, "detach")
 
 
 def is_dask_array(X: Any) -> bool:
