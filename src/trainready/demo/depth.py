@@ -78,7 +78,7 @@ def run_depth(
         rng: seed of the batch and of the initializations.
         progress: ``progress(step, done, total)``.
     """
-    from ..init import lsuv
+    from ..init import lsuv_
     from ..nn import MLP
     from ..signal import deep_linear, diagnose
 
@@ -99,7 +99,7 @@ def run_depth(
             rng=rng,
         )
         if scheme == "lsuv":
-            lsuv(net, X, rng=rng)
+            lsuv_(net, X, rng=rng)
         with np.errstate(over="ignore", invalid="ignore"):
             diag = diagnose(net, X, rng=rng)
         out.append(SchemeDiagnosis(label, scheme, diag))
