@@ -317,7 +317,8 @@ def _recheck(
     local = max(sigma, abs(float(usable[0][2].d4[0])) / D4_NOISE)
     x = float(obj.theta[i])
     best = relative_noise(local, f0) ** 0.2 * max(1.0, abs(x))
-    for hb in sorted({16.0 * h, max(16.0 * h, best)}):
+    coarse = [] if _big_jump(f0, usable, sigma) else sorted({16.0 * h, max(16.0 * h, best)})
+    for hb in coarse:
         hb = (x + hb) - x
         vals = [obj.at_coordinate(i, s) for s in (-hb, -hb / 2, hb / 2, hb)]
         if not all(math.isfinite(v) for v in vals):
@@ -347,6 +348,14 @@ def _is_jump(f0: float, usable: list[tuple[float, list[float], FivePoint]], sigm
     change_big = max(abs(big[0] - f0), abs(big[3] - f0))
     change_small = max(abs(small[0] - f0), abs(small[3] - f0))
     return change_small > NOISE_SIGMAS * sigma and change_small >= 0.5 * change_big
+
+
+def _big_jump(f0: float, usable: list[tuple[float, list[float], FivePoint]], sigma: float) -> bool:
+    """A jump far larger than any rounding (more than 1e-5 of the loss): a discontinuity, not a
+    loss that moves in coarse steps."""
+    small = usable[-1][1]
+    change = max(abs(small[0] - f0), abs(small[3] - f0))
+    return _is_jump(f0, usable, sigma) and change > 1e-5 * max(abs(f0), 1.0)
 
 
 def _one_sided(

@@ -16,6 +16,7 @@ reached the others through backprop.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
@@ -99,6 +100,12 @@ def _transposed(analytic: FloatArray, numeric: FloatArray, values: FloatArray) -
     return c if scale > 0 and float(np.linalg.norm(rest - c * skew)) <= 1e-4 * scale else None
 
 
+def _power_of_two_scale(*arrays: FloatArray) -> float:
+    """A power of two near the largest finite magnitude (1.0 when all are zero)."""
+    top = max((float(np.max(np.abs(a[np.isfinite(a)]), initial=0.0)) for a in arrays), default=0)
+    return 2.0 ** math.floor(math.log2(top)) if top > 0 else 1.0
+
+
 def explain(
     name: str,
     shape: tuple[int, ...],
@@ -132,6 +139,10 @@ def explain(
     k = int(mismatched.sum())
     if k == 0:
         return ""
+    # Ratios and patterns do not depend on the scale: read them on values near 1 (a loss of
+    # size 1e200 would overflow the dot products); offsets are scaled back when printed.
+    scale = _power_of_two_scale(analytic, numeric)
+    analytic, numeric = analytic / scale, numeric / scale
     active = np.ones_like(mismatched) if active is None else (active | mismatched)
     total = int(active.sum())
     if np.all(analytic == 0) and np.any(numeric != 0):
@@ -156,7 +167,7 @@ def explain(
         c = _transposed(analytic.reshape(shape), numeric.reshape(shape), values.reshape(shape))
         if c is not None:
             l2 = (
-                f"; the L2 term {c:.3g}·{name} is right, the rest is transposed"
+                f"; the L2 term {c * scale:.3g}·{name} is right, the rest is transposed"
                 if abs(c) * float(np.linalg.norm(values)) > 1e-6 * float(np.linalg.norm(numeric))
                 else ""
             )
@@ -184,6 +195,7 @@ def explain(
     if ww > 0:
         c = float(offset @ values) / ww
         if _fits(offset, c * values, 2e-2):
+            c *= scale
             # Only the difference c·W is observable: a gradient without its L2 term and one
             # with half of it (λ/(2m)·W for λ/m·W) give the same offset, for λ/m = c and 2c.
             if c > 0:
