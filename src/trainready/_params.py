@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -37,12 +38,12 @@ class ParamSpec:
     dtypes: tuple[np.dtype[Any], ...]
     offsets: tuple[int, ...]
 
-    @property
+    @cached_property
     def size(self) -> int:
         """Total number of scalar parameters N."""
         return self.offsets[-1] + self.sizes[-1] if self.names else 0
 
-    @property
+    @cached_property
     def sizes(self) -> tuple[int, ...]:
         """Number of elements of each parameter."""
         return tuple(int(np.prod(s, dtype=np.int64)) for s in self.shapes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,10 +27,14 @@ class Judgement:
 def scaled_norm(x: FloatArray) -> float:
     """Euclidean norm that neither overflows nor underflows (values up to 1e308)."""
     x = np.asarray(x, dtype=np.float64)
-    top = float(np.max(np.abs(x))) if x.size else 0.0
-    if top == 0.0 or not np.isfinite(top):
+    if x.size <= 32:  # math.hypot scales by itself; for a few values it is the fastest
+        return math.hypot(*x.ravel().tolist())
+    top = float(np.max(np.abs(x)))
+    if top == 0.0 or not math.isfinite(top):
         return top
-    return top * float(np.linalg.norm(x / top))
+    if 1e-150 < top < 1e150:  # the squares can neither overflow nor underflow
+        return math.sqrt(float(np.dot(x, x)))
+    return top * math.sqrt(float(np.dot(x / top, x / top)))
 
 
 def relative_difference(numeric: FloatArray, analytic: FloatArray) -> float:

@@ -122,14 +122,18 @@ class Objective:
         """Did the loss return float32 or lower at any call?"""
         return self.low_eps is not None
 
-    def _call(self, where: str, perturbed: bool = True) -> float:
+    def _call(self, where: Callable[[], str], perturbed: bool = True) -> float:
+        """One loss call; ``where()`` describes the point, for messages only."""
         self.calls += 1
         try:
             raw = self.loss(dict(self._views))
         except Exception as exc:
-            exc.add_note(f"(raised by the loss during a gradient check, {where})")
+            exc.add_note(f"(raised by the loss during a gradient check, {where()})")
             raise
-        value, low = loss_value_to_float(raw, where, finite=not perturbed)
+        if type(raw) is float and math.isfinite(raw):  # the common case, fast
+            value, low = raw, None
+        else:
+            value, low = loss_value_to_float(raw, where(), finite=not perturbed)
         if low is not None:
             self.low_eps = max(low, self.low_eps or 0.0)
         if not math.isfinite(value):
@@ -142,13 +146,13 @@ class Objective:
 
     def at_theta(self) -> float:
         """J at the base point."""
-        return self._call("at the given parameters", perturbed=False)
+        return self._call(lambda: "at the given parameters", perturbed=False)
 
     def at_coordinate(self, i: int, step: float) -> float:
         """J(theta + step * e_i); NaN or inf when the step leaves the loss's domain."""
         self._work[i] = self.theta[i] + step
         try:
-            return self._call(f"at {self.describe(i)} + {step:.3g}")
+            return self._call(lambda: f"at {self.describe(i)} + {step:.3g}")
         finally:
             self._work[i] = self.theta[i]
 
@@ -161,7 +165,7 @@ class Objective:
             hi = min(lo + _CHUNK, stop)
             self._work[lo:hi] = self.theta[lo:hi] + t * u[lo - start : hi - start]
         try:
-            return self._call(f"along a probe direction, step {t:.3g}")
+            return self._call(lambda: f"along a probe direction, step {t:.3g}")
         finally:
             self._work[start:stop] = self.theta[start:stop]
 

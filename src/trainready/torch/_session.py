@@ -228,6 +228,7 @@ class Float64Session:
         self._thread = 0
         self.work: dict[str, torch.Tensor] = {}
         self.converted_from: set[torch.dtype] = set()
+        self._loaded: dict[str, NDArray[np.float64]] = {}  # arrays the CPU tensors now view
 
     # ------------------------------------------------------------------ enter / exit
     def __enter__(self) -> Float64Session:
@@ -306,6 +307,7 @@ class Float64Session:
 
     def restore(self) -> None:
         """Put every managed tensor back as it was (idempotent)."""
+        self._loaded.clear()
         for h in self._hooks:
             h.remove()
         self._hooks.clear()
@@ -346,6 +348,8 @@ class Float64Session:
         alive and unchanged while the loss runs); on another device the values are copied into
         the session's float64 working tensor on that device.
         """
+        if all(self._loaded.get(name) is arr for name, arr in arrays.items()):
+            return  # the same arrays as last time: CPU tensors are their views already
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # read-only arrays: we never write
             for name, arr in arrays.items():
@@ -354,6 +358,7 @@ class Float64Session:
                 host = torch.from_numpy(arr)
                 if work.device.type == "cpu" and _compact(work):
                     t.data = host
+                    self._loaded[name] = arr  # a view: later changes to arr are seen
                 else:
                     if t.data is not work:
                         t.data = work
