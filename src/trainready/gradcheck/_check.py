@@ -11,25 +11,23 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from .._params import ParamSpec, grads_to_vector, params_to_vector, vector_to_params
+from .._params import grads_to_vector, params_to_vector, vector_to_params
 from .._rng import as_generator
 from ..errors import NondeterministicLossError, PrecisionWarning
 from ._coords import check_coordinates
-from ._judge import judge, relative_difference, scaled_norm
-from ._numeric import MACHINE_EPS, ecnoise, relative_noise
+from ._judge import judge
+from ._noise import measure_noise, noise_floor
+from ._numeric import relative_noise
 from ._objective import LossFn, Objective, as_grads_mapping
-from ._probe import (
-    CHARACTERIZE,
-    MAX_LOCALIZED,
-    Directional,
-    Prober,
-    as_probe,
-    bisect,
-    describe_range,
-    probe_direction,
-    probe_step,
+from ._probe_mode import probe_mode
+from ._report import GradcheckReport, classify
+from ._verdict import (
+    input_notes,
+    nothing_to_compare,
+    resolution,
+    undefined_both,
+    unless_unjudged,
 )
-from ._report import GradcheckReport, Kink, ParamResult, Probe, classify
 
 FloatArray = NDArray[np.float64]
 Mode = Literal["auto", "full", "sample", "probe"]
@@ -39,13 +37,7 @@ __all__ = ["AUTO_FULL_MAX", "gradcheck", "numeric_gradient"]
 
 # mode="auto" checks every element up to this many parameters, and probes above.
 AUTO_FULL_MAX = 2000
-# Error bounds wider than this (relative) cannot judge anything: "1e-3 or more: a bug".
-BLIND_ABOVE = 1e-3
-# Where the loss is exactly flat, an analytic value this small is rounding of a zero derivative.
-_FLAT_ATOL = 1e-12
-# A change this large (relative) right after an exactly constant spacing is a jump, not noise.
-_JUMP = 1e-5
-_NOISE_POINTS = 3  # ECnoise uses theta + k*delta*u for k = -3..3 (6 new calls per direction)
+_NOISE_POINTS = 3  # the noise table: 6 loss calls per direction (for the progress estimate)
 
 
 def gradcheck(
@@ -160,24 +152,24 @@ def gradcheck(
         planned[0] = 2 + 2 * _NOISE_POINTS + 4 * probes
 
     f0 = _deterministic_value(obj)
-    notes: list[str] = _input_notes(spec, obj.theta, free)
+    notes: list[str] = input_notes(spec, obj.theta, free)
     if n_free == 0:
         obj.verify_untouched()
-        return _nothing_to_compare(mode, spec, f0, eps, obj.calls, notes)
+        return nothing_to_compare(mode, spec, f0, eps, obj.calls, notes)
     # Element checks with automatic steps assume the loss is as precise as its type and measure
     # its noise only when the first differences say otherwise (saves the noise calls on small
     # problems); probes and a fixed eps need the noise first.
     lazy = eps is None and mode != "probe"
-    sigma = _noise_floor(obj, f0) if lazy else _measure_noise(obj, generator, f0, free)
+    sigma = noise_floor(obj, f0) if lazy else measure_noise(obj, generator, f0, free)
 
     def measure() -> float:
-        return _measure_noise(obj, generator, f0, free)
+        return measure_noise(obj, generator, f0, free)
 
     report: GradcheckReport | None = None
     if mode == "probe":
         if eps is not None:
             notes.append(f"eps={eps:g} applies to element checks; probes choose their own step")
-        report = _probe_mode(obj, g, f0, sigma, generator, probes, notes, free)
+        report = probe_mode(obj, g, f0, sigma, generator, probes, notes, free)
         if report is None:
             mode = "sample"
     if report is None:
@@ -187,7 +179,7 @@ def gradcheck(
             else _sample_coords(spec.sizes, spec.offsets, g, samples, generator, free)
         )
         res = check_coordinates(obj, g, coords, f0, sigma, eps, measure if lazy else None)
-        excluded = res.excluded | _undefined_both(g[coords], res.numeric, notes)
+        excluded = res.excluded | undefined_both(g[coords], res.numeric, notes)
         jd = judge(spec, obj.theta, g, coords, res.numeric, res.error, excluded)
         report = GradcheckReport(
             mode=mode,
@@ -216,7 +208,7 @@ def gradcheck(
                 f"{res.one_sided} element(s) sit at the edge of the loss's domain (NaN or inf on "
                 "one side at every step): differentiated from the other side"
             )
-        report = _unless_unjudged(report, obj, coords, excluded, eps)
+        report = unless_unjudged(report, obj, coords, excluded, eps)
         if eps is not None and not report.passed and jd.difference < 1e-3 and not report.unjudged:
             notes.append(f"a fixed eps={eps:g} may limit accuracy; try eps=None (automatic)")
     obj.verify_untouched()
@@ -236,154 +228,6 @@ def gradcheck(
     return replace(report, evaluations=obj.calls, notes=tuple(notes) + report.notes)
 
 
-def _input_notes(spec: ParamSpec, theta: FloatArray, free: NDArray[np.bool_]) -> list[str]:
-    """Say which tensors are empty and which elements are NaN or inf (not perturbed)."""
-    notes = []
-    for name, shape, start, size in zip(
-        spec.names, spec.shapes, spec.offsets, spec.sizes, strict=True
-    ):
-        if size == 0:
-            notes.append(f"{name} is empty (shape {shape}): nothing to compare there")
-            continue
-        fixed = size - int(np.count_nonzero(free[start : start + size]))
-        if fixed:
-            notes.append(
-                f"{name} holds {fixed} NaN or inf element(s): kept as they are, not perturbed "
-                "(the gradient is checked at its finite elements)"
-            )
-    return notes
-
-
-def _nothing_to_compare(
-    mode: str, spec: ParamSpec, f0: float, eps: float | None, calls: int, notes: list[str]
-) -> GradcheckReport:
-    """Every tensor is empty (or non-finite): an empty Jacobian is trivially right."""
-    notes.append(
-        "no element can be perturbed (every checked tensor is empty or non-finite): there is "
-        "nothing to compare, and an empty gradient is trivially right"
-    )
-    params = {
-        name: ParamResult(
-            name=name,
-            shape=shape,
-            checked=0,
-            difference=float("nan"),
-            excess=0.0,
-            verdict="ok",
-            worst_index=None,
-            numeric=None,
-            analytic=None,
-        )
-        for name, shape in zip(spec.names, spec.shapes, strict=True)
-    }
-    return GradcheckReport(
-        mode=mode,
-        difference=0.0,
-        excess=0.0,
-        verdict="ok",
-        params=params,
-        evaluations=calls,
-        kinks=(),
-        noise=relative_noise(MACHINE_EPS * abs(f0), f0),
-        eps=eps,
-        n_params=spec.size,
-        n_checked=0,
-        notes=tuple(notes),
-    )
-
-
-def _undefined_both(g: FloatArray, numeric: FloatArray, notes: list[str]) -> NDArray[np.bool_]:
-    """Elements whose analytic value is NaN or inf where the loss does not move at all: the
-    function is undefined or flat there (as torch, NaN matches NaN); not judged."""
-    out = ~np.isfinite(g) & ((numeric == 0.0) | ~np.isfinite(numeric))
-    if out.any():
-        notes.append(
-            f"{int(out.sum())} element(s) have a NaN or inf analytic gradient where the loss does "
-            "not move (the function is undefined there): not judged"
-        )
-    with np.errstate(invalid="ignore"):
-        flat = (numeric == 0.0) & (np.abs(g) <= _FLAT_ATOL) & (g != 0.0)
-    if flat.any():
-        notes.append(
-            f"{int(flat.sum())} element(s): the loss is exactly flat there and the analytic "
-            f"value is below {_FLAT_ATOL:g} (backprop's rounding of a zero derivative): not blamed"
-        )
-    return np.asarray(out | flat, dtype=bool)
-
-
-def resolution(
-    g: FloatArray,
-    numeric: FloatArray,
-    error: FloatArray,
-    excluded: NDArray[np.bool_],
-    theta: FloatArray,
-    f0: float,
-) -> float:
-    """The smallest relative error of the compared vector that the check could have seen:
-    ``||error|| / (||numeric|| + ||analytic||)`` over the judged elements (nan if none).
-
-    Where the gradient is all but zero (a flat or constant function), its size is no scale:
-    the denominator is at least the size a gradient of this loss would have,
-    ``|J| sqrt(k) / rms(max(1, |theta_i|))`` for k elements.
-    """
-    keep = ~excluded & np.isfinite(error) & np.isfinite(g)
-    if not keep.any():
-        return float("nan")
-    scale = np.maximum(1.0, np.abs(theta[keep]))
-    typical = abs(f0) * math.sqrt(int(keep.sum())) / (scaled_norm(scale) / math.sqrt(scale.size))
-    denom = max(scaled_norm(numeric[keep]) + scaled_norm(g[keep]), typical)
-    return scaled_norm(error[keep]) / denom if denom > 0 else 0.0
-
-
-def _blind_above(obj: Objective) -> float:
-    """A check whose error bounds are this wide (relative) cannot judge: the textbook's "a bug,
-    almost surely" line 1e-3, or for a float16 loss the square root of its machine epsilon
-    (rounding alone keeps such a loss from seeing finer errors). Between the verdict's lines
-    and this one the verdict stands and the report says what it could see."""
-    return max(BLIND_ABOVE, math.sqrt(obj.low_eps or 0.0))
-
-
-def _unless_unjudged(
-    report: GradcheckReport,
-    obj: Objective,
-    coords: NDArray[np.intp],
-    excluded: NDArray[np.bool_],
-    eps: float | None,
-) -> GradcheckReport:
-    """No "ok" without a judgement: when every element was excluded, or the error bounds are
-    too wide to see an error at the verdict's "wrong" line, say so (verdict "check")."""
-    if report.verdict != "ok":
-        return report
-    reason = ""
-    if coords.size and excluded.all() and eps is not None:
-        reason = (
-            "every compared element sits on a kink or a jump, or outside the loss's domain, at "
-            + (f"eps={eps:g}" if eps is not None else "every step tried")
-            + ": nothing could be judged"
-            + ("; try eps=None (automatic steps)" if eps is not None else "")
-        )
-    elif not math.isnan(report.resolution) and not report.resolution < _blind_above(obj):
-        theta = obj.theta[coords]
-        if eps is not None and np.any((theta + eps) - theta != eps):
-            stuck = int(np.count_nonzero((theta + eps) - theta != eps))
-            cause = (
-                f"eps={eps:g} is below the spacing of float64 numbers at {stuck} of "
-                f"{coords.size} elements (theta + eps is not theta + {eps:g} there)"
-            )
-        elif eps is not None:
-            cause = f"eps={eps:g} is too small for the loss's noise ({report.noise:.1e})"
-        else:
-            cause = f"the loss is too noisy (relative noise {report.noise:.1e})"
-        reason = (
-            f"the numerical error bound ({report.resolution:.1e} relative) is wider than the "
-            f"errors the verdict must see ({_blind_above(obj):.0e}): {cause}"
-            + ("; try eps=None (automatic steps)" if eps is not None else "")
-        )
-    if not reason:
-        return report
-    return replace(report, verdict="check", unjudged=reason)
-
-
 def _deterministic_value(obj: Objective) -> float:
     first = obj.at_theta()
     second = obj.at_theta()
@@ -395,62 +239,6 @@ def _deterministic_value(obj: Objective) -> float:
         )
     obj.f0 = first
     return first
-
-
-def _noise_floor(obj: Objective, f0: float) -> float:
-    """The rounding of the loss's floating type at J: half a unit in the last place."""
-    floor_eps = MACHINE_EPS if obj.low_eps is None else obj.low_eps
-    return max(floor_eps * abs(f0) / 2, float(np.finfo(np.float64).tiny))
-
-
-def _measure_noise(
-    obj: Objective, rng: np.random.Generator, f0: float, free: NDArray[np.bool_]
-) -> float:
-    """The loss's noise (absolute std): ECnoise along a random direction, and along a second
-    one when the first is above float64's rounding floor (a kink crossed only inflates an
-    estimate; the smaller one is kept).
-
-    The spacing starts tiny (1e-9 relative) and grows only until the loss resolves it (5
-    distinct values of 7, or every point differs from J(theta)), so the table rarely spans a
-    kink: a kink inside it would make the estimate orders of magnitude too large, hiding bugs.
-    A loss that moves by more than 1e-5 of its size at a spacing where it was exactly constant,
-    or already at the smallest one, is piecewise constant there (floor, round, a label input
-    compared with ==): a smooth or float32 loss moves by a few units of its rounding at most;
-    jumps are not noise.
-    """
-    theta = obj.theta
-    floor = _noise_floor(obj, f0)
-    estimates = []
-    for _ in range(2):
-        sigma = _noise_along(obj, probe_direction(rng, theta), f0)
-        if sigma is not None and sigma > 0:
-            estimates.append(sigma)
-        if sigma is not None and sigma <= 4 * floor:
-            break  # at the floor already: a second direction cannot lower it
-    return max(min(estimates) if estimates else 0.0, floor)
-
-
-def _noise_along(obj: Objective, u: FloatArray, f0: float) -> float | None:
-    """ECnoise of J along u at the first spacing that resolves it; None if none did."""
-    constant_before = False
-    for delta in (1e-9, 1e-7, 1e-5, 1e-3):
-        values = np.array(
-            [
-                f0 if k == 0 else obj.along(u, k * delta)
-                for k in range(-_NOISE_POINTS, _NOISE_POINTS + 1)
-            ]
-        )
-        if not np.all(np.isfinite(values)):
-            return None  # left the domain: keep what smaller spacings said
-        if np.all(values == f0):
-            constant_before = True
-            continue
-        jumped = np.max(np.abs(values - f0)) > _JUMP * max(abs(f0), 1.0)
-        if jumped and (constant_before or delta == 1e-9):
-            return 0.0  # piecewise constant: exact plateaus, and jumps that are not noise
-        if np.unique(values).size >= 5 or np.count_nonzero(values != f0) == values.size - 1:
-            return ecnoise(values)[0]
-    return None
 
 
 def _sample_coords(
@@ -474,141 +262,6 @@ def _sample_coords(
         rest = rest + (rest >= top)  # skip the top element
         chosen.append(candidates[np.sort(np.concatenate([[top], rest]))])
     return np.concatenate(chosen).astype(np.intp)
-
-
-def _probe_mode(
-    obj: Objective,
-    g: FloatArray,
-    f0: float,
-    sigma: float,
-    rng: np.random.Generator,
-    n_probes: int,
-    notes: list[str],
-    free: NDArray[np.bool_],
-) -> GradcheckReport | None:
-    """Probe mode; None when every probe crossed a kink (the caller then checks elements)."""
-    spec, theta, n = obj.spec, obj.theta, obj.spec.size
-    if not free.all() or not np.all(np.isfinite(g)):
-        notes.append("non-finite parameters or gradients: checked elements, as in mode='sample'")
-        return None
-    prober = Prober(obj, g, f0, sigma, probe_step(sigma, f0))
-    # Each direction is drawn from its own seed and drawn again when needed, so that only one
-    # vector of theta's size is alive at a time (probe mode is for large N).
-    global_probes: list[tuple[Directional, int]] = []
-    for seed in rng.integers(2**63, size=n_probes):
-        u = probe_direction(np.random.default_rng(int(seed)), theta)
-        global_probes.append((prober.probe(u, confirm=True), int(seed)))
-        del u
-    records: list[Probe] = [as_probe(obj, d, 0, n) for d, _ in global_probes]
-    usable = [d for d, _ in global_probes if not d.kinked]
-    difference = relative_difference(
-        np.array([d.numeric for d in usable]), np.array([d.analytic for d in usable])
-    )
-    excess = max((d.beyond for d in usable if d.significant), default=0.0)
-    params: dict[str, ParamResult] = {
-        name: ParamResult(name, shape, 0, float("nan"), 0.0, "ok", None, None, None)
-        for name, shape in zip(spec.names, spec.shapes, strict=True)
-    }
-    kinks: list[Kink] = []
-    failing = [(d, u) for d, u in global_probes if d.significant]
-    if not usable:
-        notes.append(
-            "every probe direction crossed a non-differentiable point even at 1/100 of the step "
-            "(parameters sitting exactly on kinks, e.g. ReLU inputs exactly 0): checked "
-            "elements instead, as in mode='sample'"
-        )
-        return None
-    if not failing:
-        return _probe_report(difference, 0.0, "ok", params, kinks, sigma, f0, n, records)
-
-    _, seed_star = max(failing, key=lambda p: p[0].beyond)
-    u_star = probe_direction(np.random.default_rng(seed_star), theta)
-    per_tensor: list[tuple[int, Directional]] = []
-    for t, (name, start, size) in enumerate(zip(spec.names, spec.offsets, spec.sizes, strict=True)):
-        d = prober.probe(u_star[start : start + size], start, start + size, confirm=True)
-        records.append(as_probe(obj, d, start, start + size))
-        per_tensor.append((t, d))
-        params[name] = ParamResult(
-            name,
-            spec.shapes[t],
-            0,
-            relative_difference(np.array([d.numeric]), np.array([d.analytic])),
-            d.beyond if d.significant else 0.0,
-            classify(d.beyond) if d.significant else "ok",
-            None,
-            None,
-            None,
-            "a directional probe of this tensor mismatches; not localized" if d.significant else "",
-        )
-    suspects = sorted((p for p in per_tensor if p[1].significant), key=lambda p: -p[1].beyond)
-    ranges = [(spec.offsets[t], spec.offsets[t] + spec.sizes[t], d) for t, d in suspects]
-    if not ranges:  # spread over several tensors: bisect the whole vector instead
-        ranges = [(0, n, max(failing, key=lambda p: p[0].beyond)[0])]
-    for lo, hi, d in ranges[:MAX_LOCALIZED]:
-        loc = bisect(prober, u_star, lo, hi, d)
-        records.extend(loc.probes)
-        name, _ = spec.locate(loc.index)
-        t = spec.names.index(name)
-        start, size = spec.offsets[t], spec.sizes[t]
-        found_at = loc.index - start
-        extra = rng.choice(size - 1, size=min(CHARACTERIZE, size - 1), replace=False)
-        extra = extra + (extra >= found_at)  # other elements than the one found
-        coords = np.concatenate([[loc.index], start + np.sort(extra)]).astype(np.intp)
-        res = check_coordinates(obj, g, coords, f0, sigma, None)
-        kinks.extend(res.kinks)
-        found = judge(spec, theta, g, coords, res.numeric, res.error, res.excluded).params[name]
-        if found.verdict == "ok":
-            notes.append(
-                f"probes mismatch in {describe_range(spec, lo, hi)} but bisection led to "
-                f"{name}{list(found.worst_index or ())}, which agrees; the mismatch may be spread "
-                "thin: run mode='sample' there"
-            )
-            continue
-        if loc.unexplored and len(found.mismatched) <= 1:
-            where = ", ".join(f"{a - start}..{b - 1 - start}" for a, b in loc.unexplored[:3])
-            notes.append(
-                f"{name}: more mismatched elements remain in flat ranges {where} (bisection "
-                "followed the largest); fix this one and check again"
-            )
-        params[name] = _replace_result(found, d)
-        excess = max(excess, params[name].excess)
-    if len(ranges) > MAX_LOCALIZED:
-        rest = ", ".join(describe_range(spec, lo, hi) for lo, hi, _ in ranges[MAX_LOCALIZED:])
-        notes.append(f"probes of {rest} mismatch too; not localized (fix the others first)")
-    return _probe_report(difference, excess, classify(excess), params, kinks, sigma, f0, n, records)
-
-
-def _probe_report(
-    difference: float,
-    excess: float,
-    verdict: str,
-    params: dict[str, ParamResult],
-    kinks: list[Kink],
-    sigma: float,
-    f0: float,
-    n: int,
-    records: list[Probe],
-) -> GradcheckReport:
-    return GradcheckReport(
-        mode="probe",
-        difference=difference,
-        excess=excess,
-        verdict=verdict,  # type: ignore[arg-type]
-        params=params,
-        evaluations=0,
-        kinks=tuple(kinks),
-        noise=relative_noise(sigma, f0),
-        eps=None,
-        n_params=n,
-        n_checked=sum(p.checked for p in params.values()),
-        probes=tuple(records),
-    )
-
-
-def _replace_result(found: ParamResult, d: Directional) -> ParamResult:
-    """Per-tensor result in probe mode: the element checks, judged together with the probe."""
-    excess = max(found.excess, d.beyond)
-    return replace(found, excess=excess, verdict=classify(excess))
 
 
 def numeric_gradient(
@@ -639,7 +292,7 @@ def numeric_gradient(
     obj = Objective(loss, theta, spec)
     f0 = _deterministic_value(obj)
     free = np.isfinite(theta)
-    sigma = _measure_noise(obj, as_generator(rng), f0, free)
+    sigma = measure_noise(obj, as_generator(rng), f0, free)
     coords = np.arange(spec.size)
     res = check_coordinates(
         obj, np.zeros(spec.size), coords, f0, sigma, None if eps is None else float(eps)

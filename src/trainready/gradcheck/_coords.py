@@ -220,11 +220,7 @@ def _automatic(
             obj, f0, float(sigma[j]), i, float(h[k]), g[i], numeric[j], error[j], ok_vals[k],
             flat_side,
         )
-        numeric[j], error[j] = outcome.numeric, outcome.error
-        excluded[j] = outcome.excluded
-        one_sided += outcome.one_sided
-        if outcome.kink is not None:
-            kinks.append(outcome.kink)
+        one_sided += outcome.apply(j, numeric, error, excluded, kinks)
     skipped = max(0, local.size - MAX_KINK_RECHECKS)
     return CoordinateResult(
         coords, numeric, error, excluded, tuple(kinks), _median(sigma), skipped, one_sided
@@ -260,6 +256,20 @@ class _Outcome:
     excluded: bool
     kink: Kink | None
     one_sided: bool = False
+
+    def apply(
+        self,
+        j: int,
+        numeric: FloatArray,
+        error: FloatArray,
+        excluded: NDArray[np.bool_],
+        kinks: list[Kink],
+    ) -> int:
+        """Write this outcome into element j's entries; 1 if it was one-sided, else 0."""
+        numeric[j], error[j], excluded[j] = self.numeric, self.error, self.excluded
+        if self.kink is not None:
+            kinks.append(self.kink)
+        return int(self.one_sided)
 
 
 def _recheck(
@@ -420,12 +430,8 @@ def _fixed_step(
             obj, f0, float(sigma[j]), i, float(h[j]), g[i], numeric[j], error[j], finite[j],
             bool(fm1[j] == f0 or fp1[j] == f0),
         )
-        if outcome.kink is not None or not finite[j]:
-            numeric[j], error[j] = outcome.numeric, outcome.error
-            excluded[j] = outcome.excluded
-            one_sided += outcome.one_sided
-            if outcome.kink is not None:
-                kinks.append(outcome.kink)
+        if outcome.kink is not None or not finite[j]:  # else the textbook estimate stands
+            one_sided += outcome.apply(j, numeric, error, excluded, kinks)
     skipped = max(0, len(suspects) - MAX_KINK_RECHECKS)
     return CoordinateResult(
         coords, numeric, error, excluded, tuple(kinks), _median(sigma), skipped, one_sided
