@@ -521,7 +521,7 @@ def test_bad_input_gets_clear_errors(problem):
         tr.gradcheck(lambda p: np.inf, params, g)
     with pytest.raises(ValueError, match="mode must be"):
         tr.gradcheck(loss, params, g, mode="fast")
-    with pytest.raises(ValueError, match="eps must be a positive"):
+    with pytest.raises(ValueError, match="eps: expected a positive"):
         tr.gradcheck(loss, params, g, eps=-1.0)
     closes_over = tr.gradcheck(lambda p: cost(params, X, y), params, g)
     assert closes_over.verdict == "wrong"

@@ -265,3 +265,53 @@ def test_cli_eps_too_small_is_not_exit_0(tmp_path):
     )
     out = CliRunner().invoke(app, ["check", f"{tmp_path / 'm.py'}:make", "--eps", "1e-16"])
     assert out.exit_code != 0 and "cannot judge" in out.output
+
+
+# --- messages that name the real problem (issue 11 items 12 and 13) -----------------------------
+
+
+def test_eps_zero_or_negative_is_refused_everywhere():
+    from trainready.gradcheck import numeric_gradient
+
+    f = lambda p: float(np.sum(np.sin(p["x"])))  # noqa: E731
+    for eps in (0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="eps: expected a positive finite float"):
+            numeric_gradient(f, {"x": np.ones(3)}, eps=eps)
+        with pytest.raises(ValueError, match="eps: expected a positive finite float"):
+            tr.gradcheck(f, {"x": np.ones(3)}, {"x": np.cos(np.ones(3))}, eps=eps)
+
+
+def test_a_loss_that_writes_into_its_params_is_named_not_called_nondeterministic():
+    def writer(p):
+        p["x"].flags.writeable = True
+        p["x"][0] += 1
+        return float(np.sum(p["x"]))
+
+    with pytest.raises(RuntimeError, match="modified the parameter arrays"):
+        tr.gradcheck(writer, {"x": np.ones(3)}, {"x": np.ones(3)})
+
+
+def test_an_exception_in_the_users_backward_says_where_it_came_from():
+    def backward(p):
+        return {"x": p["x"] @ np.ones((2, 2))}  # a shape bug
+
+    with pytest.raises(ValueError) as info:
+        tr.gradcheck(lambda p: float(np.sum(p["x"])), {"x": np.ones(3)}, backward)
+    assert any("raised by grads(params), your backward pass" in n and "x (3,)" in n
+               for n in info.value.__notes__)
+
+
+def test_torch_meta_modules_and_losses_that_call_backward_get_clear_errors(torch):
+    meta = torch.nn.Linear(3, 2, device="meta")
+    with pytest.raises(ValueError, match="meta device"):
+        tr.torch.gradcheck(lambda: meta(torch.randn(1, 3, device="meta")).sum(), meta)
+    model, X = torch.nn.Linear(3, 1), torch.randn(4, 3)
+
+    def loss_fn():
+        loss = model(X).pow(2).mean()
+        loss.backward()
+        return loss
+
+    with pytest.raises(RuntimeError, match=r"called \.backward\(\) itself"):
+        tr.torch.gradcheck(loss_fn, model)
+    assert model.weight.grad is None  # restored as it was

@@ -104,12 +104,7 @@ def gradcheck(
         )
     if mode not in ("auto", "full", "sample", "probe"):
         raise ValueError(f"mode must be 'auto', 'full', 'sample' or 'probe'; got {mode!r}")
-    if eps is not None:
-        if isinstance(eps, bool) or not isinstance(eps, int | float) or not 0 < eps < math.inf:
-            raise ValueError(
-                f"eps must be a positive finite float or None (automatic); got {eps!r}"
-            )
-        eps = float(eps)
+    eps = _check_eps(eps)
     for label, value in (("samples", samples), ("probes", probes)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
             raise ValueError(f"{label} must be a positive integer; got {value!r}")
@@ -228,8 +223,23 @@ def gradcheck(
     return replace(report, evaluations=obj.calls, notes=tuple(notes) + report.notes)
 
 
+def _check_eps(eps: Any) -> float | None:
+    """``eps``: None (automatic steps) or a positive finite number."""
+    if eps is None:
+        return None
+    if isinstance(eps, bool) or not isinstance(eps, int | float | np.floating | np.integer):
+        raise TypeError(f"eps: expected a positive finite float or None (automatic); got {eps!r}")
+    if not 0 < float(eps) < math.inf:
+        raise ValueError(
+            f"eps: expected a positive finite float or None (automatic); got {eps!r}. A step "
+            "must move the parameters: try eps=None, or a value such as 1e-6"
+        )
+    return float(eps)
+
+
 def _deterministic_value(obj: Objective) -> float:
     first = obj.at_theta()
+    obj.verify_untouched()  # a loss that writes into its params is not "nondeterministic"
     second = obj.at_theta()
     if first != second and abs(first - second) > 1e-12 * max(abs(first), abs(second)):
         raise NondeterministicLossError(
@@ -288,6 +298,7 @@ def numeric_gradient(
     """
     if not callable(loss):
         raise TypeError(f"loss must be a callable; got {type(loss).__name__}")
+    eps = _check_eps(eps)
     theta, spec = params_to_vector(params)
     obj = Objective(loss, theta, spec)
     f0 = _deterministic_value(obj)

@@ -190,7 +190,15 @@ class Objective:
 def as_grads_mapping(grads: Any, params_at_theta: Mapping[str, Any]) -> Mapping[str, Any]:
     """Call ``grads`` if it is a callable, else return it."""
     if callable(grads):
-        out = grads(dict(params_at_theta))
+        try:
+            out = grads(dict(params_at_theta))
+        except Exception as exc:
+            shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in params_at_theta.items())
+            exc.add_note(
+                f"(raised by grads(params), your backward pass, during a gradient check, at the "
+                f"given parameters: {shapes})"
+            )
+            raise
         if isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], Mapping):
             out = out[1]  # accept a (loss, grads) pair
         return out  # type: ignore[no-any-return]

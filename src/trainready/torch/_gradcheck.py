@@ -223,7 +223,16 @@ def _check(
                     )
                 raise
             tensors = list(session.checked.values())
-            grads = torch.autograd.grad(out, tensors, allow_unused=True)
+            try:
+                grads = torch.autograd.grad(out, tensors, allow_unused=True)
+            except RuntimeError as exc:
+                if "backward through the graph a second time" not in str(exc):
+                    raise
+                raise RuntimeError(
+                    f"{who} called .backward() itself (its graph was already used): a "
+                    f"{who} for a gradient check only computes and returns the loss; trainready "
+                    "calls autograd once. Remove the .backward() call (and optimizer steps)"
+                ) from exc
         unused = [name for name, g in zip(session.checked, grads, strict=True) if g is None]
         grads_np = dict(zip(session.checked, float64_grads(grads, tensors), strict=True))
         out_dtype = out.dtype

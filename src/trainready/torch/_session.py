@@ -104,6 +104,12 @@ def named_tensors(
                 f"{what}[{name!r}]: a gradient check needs a dense real floating-point tensor; "
                 f"got {kind}"
             )
+        if t.device.type == "meta":
+            raise ValueError(
+                f"{what}[{name!r}] is on the meta device: it has a shape but no values. "
+                "Materialize the module first (module.to_empty(device='cpu'), then initialize "
+                "it, e.g. with trainready.torch.init_)"
+            )
         if t.grad_fn is not None:
             raise ValueError(
                 f"{what}[{name!r}] is not a leaf tensor (it was computed from others, grad_fn "
