@@ -146,11 +146,12 @@ def gradcheck(
     else:
         planned[0] = 2 + 2 * _NOISE_POINTS + 4 * probes
 
-    f0 = _deterministic_value(obj)
     notes: list[str] = input_notes(spec, obj.theta, free)
-    if n_free == 0:
+    if n_free == 0:  # one call shows the loss is a scalar; with nothing to perturb, that is all
+        f0 = obj.at_theta()
         obj.verify_untouched()
         return nothing_to_compare(mode, spec, f0, eps, obj.calls, notes)
+    f0 = _deterministic_value(obj)
     # Element checks with automatic steps assume the loss is as precise as its type and measure
     # its noise only when the first differences say otherwise (saves the noise calls on small
     # problems); probes and a fixed eps need the noise first.
