@@ -60,6 +60,7 @@ def test_piecewise_constant_functions_are_right_and_jumps_are_reported_not_blame
                            {"x": np.zeros(2)})
     assert at_jump.passed
     assert [(k.index, k.jump) for k in at_jump.kinks] == [((0,), True)]
+    assert "1 at a jump of the loss's value" in str(at_jump)
 
 
 def _course_network():

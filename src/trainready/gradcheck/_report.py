@@ -261,9 +261,12 @@ class GradcheckReport:
             resolved = sum(k.resolved for k in self.kinks)
             names = ", ".join(format_index(k.name, k.index) for k in self.kinks[:5])
             more = f" and {len(self.kinks) - 5} more" if len(self.kinks) > 5 else ""
+            jumps = sum(k.jump for k in self.kinks)
+            of_which = f", {jumps} at a jump of the loss's value" if jumps else ""
             lines.append(
                 f"kinks: {len(self.kinks)} coordinate(s) crossed a non-differentiable point "
-                f"({resolved} resolved by a smaller step, the rest not blamed): {names}{more}"
+                f"({resolved} resolved by a smaller step, the rest not blamed{of_which}): "
+                f"{names}{more}"
             )
         lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
