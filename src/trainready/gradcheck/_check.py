@@ -62,13 +62,16 @@ def gradcheck(
             Never modified.
         grads: name -> array with the parameters' names (or ``'d' + name``) and shapes, or a
             callable ``grads(params) -> mapping`` evaluated at ``params``.
-        mode: ``"full"`` every element (4N loss calls, 2N with a fixed eps); ``"sample"``
+        mode: ``"full"`` every element (2N + 2 loss calls when the gradient is right, a few more
+            per element that does not clearly agree; 2N + 8 with a fixed eps); ``"sample"``
             ``samples`` elements of every tensor, biases included; ``"probe"`` random directional
             derivatives, then bisection to localize (about 30 calls when right, under 200 to find
             one wrong element among 1e6); ``"auto"`` full up to 2000 parameters, probe above.
-        eps: None for automatic steps (Richardson extrapolation over steps h and h/2 with
-            ``h = eta^(1/5) max(1, |theta_i|)``, eta the loss's measured noise); a float forces the
-            textbook central difference ``(J(theta + eps e_i) - J(theta - eps e_i)) / 2 eps``.
+        eps: None for automatic steps (a central difference at ``h = eta^(1/3) max(1,
+            |theta_i|)``, eta the loss's noise: its type's rounding, measured when the differences
+            disagree; Richardson extrapolation, smaller and larger steps only where an element
+            does not clearly agree); a float forces the textbook central difference
+            ``(J(theta + eps e_i) - J(theta - eps e_i)) / 2 eps``.
         rng: seed or Generator for the sampled elements and probe directions.
         samples: elements per tensor in sample mode.
         probes: random directions in probe mode.
@@ -76,7 +79,9 @@ def gradcheck(
 
     Returns:
         A :class:`GradcheckReport`: ``.verdict`` ("ok" / "check" / "wrong"), ``.passed``,
-        ``.difference`` (the textbook figure), ``.params`` (per parameter: worst element, its
+        ``.difference`` (the textbook figure), ``.resolution`` (the smallest relative error
+        it could have seen; "cannot judge" with verdict "check" when that is 1e-3 or more),
+        ``.params`` (per parameter: worst element, its
         numeric and analytic values, a hint such as "analytic ≈ 2.00 × numeric"), ``.kinks``,
         ``.evaluations``; ``print(report)`` shows a short table.
 
