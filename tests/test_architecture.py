@@ -23,10 +23,9 @@ FEATURES = {"nn", "init", "normalize", "signal", "gradcheck", "datasets"}
 # Files allowed to recognise torch tensors by duck typing (``hasattr(x, "detach")``) besides
 # trainready._arrays: none; every other module calls _arrays (to_numpy / is_torch_tensor).
 SNIFFING_ALLOWED: set[str] = set()
-# Modules outside the adapter that import torch: the scalers' torch path (transform a tensor
-# into a tensor). Temporary: their owner routes it through trainready._arrays (to_numpy,
-# from_numpy(result, like=X)), then this list is emptied.
-TORCH_IMPORT_ALLOWED = {"normalize/_base.py", "normalize/_inputs.py"}
+# Modules outside the adapter allowed to import torch besides trainready._arrays: none (the
+# scalers transform a tensor on its device through _arrays.native_affine).
+TORCH_IMPORT_ALLOWED: set[str] = set()
 # Dynamic imports of the adapter by name: deprecation aliases, removed next release.
 DYNAMIC_ALLOWED = {"gradcheck/_monitor.py"}  # GradientMonitor.for_torch -> torch.gradient_monitor
 

@@ -22,12 +22,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "all_finite",
     "from_numpy",
     "is_dask_array",
     "is_low_precision",
     "is_pandas",
     "is_torch_tensor",
     "kind_of",
+    "native_affine",
     "to_numpy",
 ]
 
@@ -128,3 +130,48 @@ def from_numpy(array: NDArray[Any], like: Any) -> Any:
     if kind == "dask":
         return sys.modules["dask.array"].from_array(array)
     return array
+
+
+def all_finite(value: Any) -> bool:
+    """True when every element of a torch tensor or NumPy array is finite (on its device)."""
+    if is_torch_tensor(value):
+        return bool(sys.modules["torch"].isfinite(value).all())
+    return bool(np.isfinite(np.asarray(value)).all())
+
+
+def native_affine(
+    X: Any,
+    a: NDArray[np.float64],
+    b: NDArray[np.float64],
+    *,
+    axis: int,
+    subtract_divide: bool,
+    clip: tuple[float, float] | None = None,
+) -> Any:
+    """``(X - a) / b`` (or ``X * b + a``) along ``axis`` of a torch tensor, computed on its
+    device in float64 (float32 on Apple's MPS, which lacks float64), returned in ``X``'s floating
+    dtype (the default dtype for integer input); ``clip`` clamps the result.
+
+    Example:
+        >>> native_affine(np.ones((2, 2)), np.zeros(2), np.full(2, 2.0), axis=1,
+        ...               subtract_divide=True)
+        array([[0.5, 0.5],
+               [0.5, 0.5]])
+    """
+    shape = [1] * np.ndim(X)
+    shape[axis] = -1
+    if not is_torch_tensor(X):
+        x = np.asarray(X, dtype=np.float64)
+        y = (x - a.reshape(shape)) / b.reshape(shape) if subtract_divide else x * b.reshape(
+            shape
+        ) + a.reshape(shape)
+        return np.clip(y, *clip) if clip is not None else y
+    torch = sys.modules["torch"]
+    out_dtype = X.dtype if X.is_floating_point() else torch.get_default_dtype()
+    work = torch.float32 if X.device.type == "mps" else torch.float64
+    at = torch.as_tensor(a, dtype=work, device=X.device).reshape(shape)
+    bt = torch.as_tensor(b, dtype=work, device=X.device).reshape(shape)
+    x = X.to(work)
+    y = (x - at) / bt if subtract_divide else x * bt + at
+    y = y.to(out_dtype)
+    return y.clamp(float(clip[0]), float(clip[1])) if clip is not None else y

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from .._arrays import all_finite, native_affine, to_numpy
 from ..errors import NotFittedError
 from ._inputs import (
     InputInfo,
@@ -28,7 +29,7 @@ from ._inputs import (
     is_dask_array,
     is_torch_tensor,
 )
-from ._kernels import affine, bshape
+from ._kernels import affine
 from ._names import check_names, feature_names_out, nonfinite_error
 
 if TYPE_CHECKING:
@@ -378,8 +379,6 @@ class ScalerBase:
         method: str,
         inverse: bool,
     ) -> Any:
-        import torch
-
         ax = self._torch_axis(X)
         n_feat = X.shape[ax]
         if n_feat != self.n_features_in_:
@@ -390,23 +389,13 @@ class ScalerBase:
             )
         if X.is_complex():
             raise ValueError("Complex data not supported: X is a complex tensor.")
-        if self.nan_policy == "raise" and not bool(torch.isfinite(X).all()):
-            arr = X.detach().cpu().double().numpy()
-            raise self._nonfinite_error(arr, ax, method)
-        out_dtype = X.dtype if X.is_floating_point() else torch.get_default_dtype()
-        work = torch.float64
-        if X.device.type == "mps":  # no float64 there
-            work = torch.float32
-        shape = bshape(X.ndim, ax)
-        at = torch.as_tensor(a, dtype=work, device=X.device).reshape(shape)
-        bt = torch.as_tensor(b, dtype=work, device=X.device).reshape(shape)
-        x = X.to(work)
-        y = (x - at) / bt if mode == "sub_div" else x * bt + at
-        y = y.to(out_dtype)
+        if self.nan_policy == "raise" and not all_finite(X):
+            raise self._nonfinite_error(to_numpy(X).astype(np.float64), ax, method)
+        clip = None
         if self.clip_output(inverse):
             lo, hi = self.feature_range  # type: ignore[attr-defined]
-            y = y.clamp(float(lo), float(hi))
-        return y
+            clip = (float(lo), float(hi))
+        return native_affine(X, a, b, axis=ax, subtract_divide=mode == "sub_div", clip=clip)
 
     def _torch_axis(self, X: Any) -> int:
         if self.axis is None:

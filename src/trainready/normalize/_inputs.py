@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .._arrays import is_torch_tensor
+from .._arrays import is_torch_tensor, to_numpy
 
 __all__ = [
     "InputInfo",
@@ -144,10 +144,9 @@ def _to_numpy(X: Any, name: str) -> tuple[NDArray[Any], InputInfo]:
     if is_torch_tensor(X):
         if X.is_complex():
             raise ValueError(f"Complex data not supported: {name} is a complex torch tensor.")
-        t = X.detach()
-        if t.dtype not in _torch_numpy_dtypes():
-            t = t.double() if not t.is_floating_point() else t.float()
-        arr = t.cpu().numpy()
+        arr = to_numpy(X)  # bfloat16 comes back as float32
+        if arr.dtype.kind != "f":
+            arr = arr.astype(np.float64)
         return arr, InputInfo("torch", torch_dtype=X.dtype, torch_device=X.device)
     if _is_pandas(X, "DataFrame"):
         cols = list(X.columns)
@@ -188,12 +187,6 @@ def _to_numpy(X: Any, name: str) -> tuple[NDArray[Any], InputInfo]:
             f"lists of numbers); converting {type(X).__name__} failed: {exc}"
         ) from exc
     return arr, InputInfo("numpy" if isinstance(X, np.ndarray) else "other")
-
-
-def _torch_numpy_dtypes() -> tuple[Any, ...]:
-    import torch  # only reached with a torch tensor, so torch is already imported
-
-    return (torch.float64, torch.float32, torch.float16)
 
 
 def as_float_array(
