@@ -35,6 +35,7 @@ class WeightedOutputs:
         self.weights: list[torch.Tensor | None] = []
         self.masks: list[torch.Tensor | None] = []
         self.only: int | None = None
+        self._zero = torch.zeros((), dtype=torch.float64)
         self.skipped = 0
         self.nonfinite = 0
 
@@ -60,8 +61,8 @@ class WeightedOutputs:
                 continue
             value = o.to(torch.float64)
             if m is not None:
-                value = torch.where(m, value, torch.zeros((), dtype=value.dtype))
-            term = (w * value).sum()
+                value = torch.where(m, value, self._zero)
+            term = torch.dot(w.reshape(-1), value.reshape(-1))  # one kernel: sum(w * value)
             total = term if total is None else total + term
         if total is None:  # nothing differentiable: a constant zero that still has a graph
             total = sum((o.to(torch.float64).sum() * 0.0 for o in outs), torch.zeros(()))
