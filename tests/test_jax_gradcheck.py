@@ -316,3 +316,12 @@ def test_errors_name_the_argument() -> None:
         tr.jax.gradcheck(lambda p: 0.0, {"n": jnp.arange(3)})
     with pytest.raises(ValueError, match="args: expected at least one floating"):
         tr.jax.check_function(lambda n: n, 3)
+
+
+def test_import_trainready_imports_no_jax() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, trainready; print('jax' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
