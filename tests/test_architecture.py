@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "trainready"
-ADAPTERS = {"torch"}
+ADAPTERS = {"torch", "jax"}
 FRONT_ENDS = {"cli", "report", "demo", "testing", "__main__"}
 FEATURES = {"nn", "init", "normalize", "signal", "gradcheck", "datasets"}
 

@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 # Submodules loaded on first attribute access (they import optional dependencies).
-_LAZY_SUBMODULES = frozenset({"torch", "report", "cli", "testing", "demo"})
+_LAZY_SUBMODULES = frozenset({"torch", "jax", "report", "cli", "testing", "demo"})
 
 
 def __getattr__(name: str) -> Any:

@@ -10,6 +10,8 @@ from .errors import MissingDependencyError
 # module name -> (pip extra, what it is needed for)
 _EXTRAS: dict[str, str] = {
     "torch": "torch",
+    "jax": "jax",
+    "jaxlib": "jax",
     "matplotlib": "plot",
     "typer": "cli",
     "rich": "cli",
