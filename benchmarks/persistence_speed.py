@@ -10,19 +10,13 @@ Run: PYTHONPATH=src .venv/bin/python benchmarks/persistence_speed.py --baseline 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
-import subprocess
-import sys
-import tarfile
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
+from _baseline import run_at_commit
 
 
 def best(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
@@ -49,20 +43,7 @@ def measure() -> dict[str, float]:
 
 
 def baseline(commit: str) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", commit, "src"], capture_output=True, check=True
-        ).stdout
-        tarfile.open(fileobj=io.BytesIO(archive)).extractall(tmp, filter="data")
-        env = dict(os.environ, PYTHONPATH=str(Path(tmp) / "src"), OMP_NUM_THREADS="1")
-        proc = subprocess.run(
-            [sys.executable, __file__, "--json"],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-        )
-    result: dict[str, float] = json.loads(proc.stdout)
+    result: dict[str, float] = run_at_commit(commit, __file__)
     return result
 
 

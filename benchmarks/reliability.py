@@ -17,12 +17,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import resource
 import signal
-import subprocess
-import sys
-import tarfile
 import tempfile
 import warnings
 import zipfile
@@ -32,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _baseline import run_at_commit
 
-ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- reliability:begin -->", "<!-- reliability:end -->"
 Outcome = str
 Results = dict[str, Counter[Outcome]]
@@ -468,20 +464,7 @@ def run_all() -> Results:
 
 
 def baseline(commit: str) -> Results:
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", commit, "src"], capture_output=True, check=True
-        ).stdout
-        tarfile.open(fileobj=io.BytesIO(archive)).extractall(tmp, filter="data")
-        env = dict(os.environ, PYTHONPATH=str(Path(tmp) / "src"), OMP_NUM_THREADS="1")
-        proc = subprocess.run(
-            [sys.executable, __file__, "--json"],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=True,
-        )
-    return {k: Counter(v) for k, v in json.loads(proc.stdout).items()}
+    return {k: Counter(v) for k, v in run_at_commit(commit, __file__).items()}
 
 
 def table(now: Results, then: Results | None, commit: str | None) -> str:

@@ -126,19 +126,22 @@ def cases(ops: list[Any], per_op: int = 3) -> Iterator[Case]:
             yield Case(op, k, fn, args)
 
 
-def torch_slow_verdict(case: Case) -> bool | None:
-    """torch.autograd.gradcheck in slow mode (the verdict to agree with); None if it raises."""
+def torch_slow_verdict(
+    case: Case, *, fast: bool = False, fn: Callable[..., Any] | None = None
+) -> bool | None:
+    """torch.autograd.gradcheck in slow mode (the verdict to agree with; ``fast`` for fast
+    mode) on ``fn`` (default the case's function); None if torch raises on the sample."""
     try:
         return bool(
             torch.autograd.gradcheck(
-                case.fn,
+                case.fn if fn is None else fn,
                 case.args,
                 raise_exception=False,
-                fast_mode=False,
+                fast_mode=fast,
                 check_batched_grad=False,
                 check_undefined_grad=False,
                 nondet_tol=case.op.gradcheck_nondet_tol,
             )
         )
-    except Exception:
+    except Exception:  # torch refuses the sample (sparse inputs, ...)
         return None

@@ -16,7 +16,7 @@ from .._rng import as_generator
 from ..errors import NondeterministicLossError, PrecisionWarning
 from ._coords import check_coordinates
 from ._judge import judge
-from ._noise import measure_noise, noise_floor
+from ._noise import NOISE_POINTS, measure_noise, noise_floor
 from ._numeric import relative_noise
 from ._objective import LossFn, Objective, as_grads_mapping
 from ._probe_mode import probe_mode
@@ -37,7 +37,6 @@ __all__ = ["AUTO_FULL_MAX", "gradcheck", "numeric_gradient"]
 
 # mode="auto" checks every element up to this many parameters, and probes above.
 AUTO_FULL_MAX = 2000
-_NOISE_POINTS = 3  # the noise table: 6 loss calls per direction (for the progress estimate)
 
 
 def gradcheck(
@@ -145,11 +144,11 @@ def gradcheck(
         mode = "full" if n_free <= AUTO_FULL_MAX else "probe"
     if mode == "full":
         # 2 calls per element, a few more where one central difference does not settle it
-        planned[0] = 2 + 2 * _NOISE_POINTS + (2 * n_free if eps is not None else 11 * n_free // 5)
+        planned[0] = 2 + 2 * NOISE_POINTS + (2 * n_free if eps is not None else 11 * n_free // 5)
     elif mode == "sample":
-        planned[0] = 2 + 2 * _NOISE_POINTS + 11 * sum(min(s, samples) for s in spec.sizes) // 5
+        planned[0] = 2 + 2 * NOISE_POINTS + 11 * sum(min(s, samples) for s in spec.sizes) // 5
     else:
-        planned[0] = 2 + 2 * _NOISE_POINTS + 4 * probes
+        planned[0] = 2 + 2 * NOISE_POINTS + 4 * probes
 
     notes: list[str] = input_notes(spec, obj.theta, free)
     if n_free == 0:  # one call shows the loss is a scalar; with nothing to perturb, that is all

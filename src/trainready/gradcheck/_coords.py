@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ._judge import rms
 from ._numeric import (
     CENTRAL_NOISE,
     D4_NOISE,
@@ -32,6 +33,7 @@ from ._numeric import (
     five_point,
     five_point_one,
     relative_noise,
+    relative_noises,
     representable_steps,
 )
 from ._objective import Objective
@@ -94,16 +96,8 @@ def _typical(obj: Objective, coords: IntArray, *values: FloatArray) -> FloatArra
         for v in values:
             vm = v[m][np.isfinite(v[m])]
             if vm.size:
-                typical[m] += _rms(vm)
+                typical[m] += rms(vm)
     return typical
-
-
-def _rms(v: FloatArray) -> float:
-    """Root mean square without overflow or underflow (values up to 1e308)."""
-    top = float(np.max(np.abs(v))) if v.size else 0.0
-    if top == 0.0 or not math.isfinite(top):
-        return top
-    return top * float(np.sqrt(np.mean((v / top) ** 2)))
 
 
 def _central(
@@ -117,7 +111,7 @@ def _central(
     fmh: FloatArray,
 ) -> None:
     """Stage 1 for ``coords[which]``: J at theta_i +- h, h = eta^(1/3) max(1, |theta_i|)."""
-    eta = np.array([relative_noise(float(s), f0) for s in sigma[which]])
+    eta = relative_noises(sigma[which], f0)
     hc[which] = representable_steps(obj.theta[coords[which]], eta ** (1.0 / 3.0))
     for j in which:
         i = int(coords[j])

@@ -46,7 +46,8 @@ def relative_difference(numeric: FloatArray, analytic: FloatArray) -> float:
         return scaled_norm(np.asarray(numeric) - np.asarray(analytic)) / denom
 
 
-def _rms(x: FloatArray) -> float:
+def rms(x: FloatArray) -> float:
+    """Root mean square of the finite values, without overflow (0 when there are none)."""
     finite = x[np.isfinite(x)]
     return scaled_norm(finite) / np.sqrt(finite.size) if finite.size else 0.0
 
@@ -84,10 +85,10 @@ def judge(
     for t in range(len(spec.names)):
         m = owner == t
         if m.any():
-            typical[m] = _rms(g[coords[m]]) + _rms(numeric[m])
+            typical[m] = rms(g[coords[m]]) + rms(numeric[m])
     # A tensor whose gradient is all but zero (rounding of a zero derivative) is judged on
     # 1/100 of the whole gradient's size at least: backprop's rounding scales with that.
-    typical = np.maximum(typical, 1e-2 * (_rms(g[coords]) + _rms(numeric)))
+    typical = np.maximum(typical, 1e-2 * (rms(g[coords]) + rms(numeric)))
     gc = g[coords]
     beyond, rel = element_excess(gc, numeric, error, typical)
     undefined = ~np.isfinite(gc) | ~np.isfinite(numeric)  # NaN/inf on one side: a mismatch

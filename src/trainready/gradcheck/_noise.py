@@ -14,11 +14,11 @@ from ._probe import probe_direction
 
 FloatArray = NDArray[np.float64]
 
-__all__ = ["measure_noise", "noise_floor"]
+__all__ = ["NOISE_POINTS", "measure_noise", "noise_floor"]
 
 # A change this large (relative) right after an exactly constant spacing is a jump, not noise.
 _JUMP = 1e-5
-_NOISE_POINTS = 3  # ECnoise uses theta + k*delta*u for k = -3..3 (6 new calls per direction)
+NOISE_POINTS = 3  # ECnoise uses theta + k*delta*u for k = -3..3 (6 new calls per direction)
 
 
 def noise_floor(obj: Objective, f0: float) -> float:
@@ -61,7 +61,7 @@ def _noise_along(obj: Objective, u: FloatArray, f0: float) -> float | None:
         values = np.array(
             [
                 f0 if k == 0 else obj.along(u, k * delta)
-                for k in range(-_NOISE_POINTS, _NOISE_POINTS + 1)
+                for k in range(-NOISE_POINTS, NOISE_POINTS + 1)
             ]
         )
         if not np.all(np.isfinite(values)):

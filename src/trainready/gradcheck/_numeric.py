@@ -85,8 +85,13 @@ def _ecnoise_table(values: FloatArray) -> tuple[float, bool]:
 
 def relative_noise(sigma: float, f0: float) -> float:
     """Relative noise eta = sigma / |J|, clipped to [machine epsilon, 1e-2]."""
-    eta = sigma / abs(f0) if f0 != 0.0 else sigma  # J == 0: take sigma as absolute
-    return float(min(max(eta, MACHINE_EPS), 1e-2))
+    return float(relative_noises(np.asarray(sigma), f0))
+
+
+def relative_noises(sigma: FloatArray, f0: float) -> FloatArray:
+    """:func:`relative_noise` of every element of ``sigma`` (J == 0: sigma taken as absolute)."""
+    eta = sigma / abs(f0) if f0 != 0.0 else sigma
+    return np.clip(eta, MACHINE_EPS, 1e-2)
 
 
 def representable_steps(theta: FloatArray, rel: float | FloatArray) -> FloatArray:

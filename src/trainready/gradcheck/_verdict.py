@@ -160,8 +160,8 @@ def unless_unjudged(
         )
     elif not math.isnan(report.resolution) and not report.resolution < _blind_above(obj):
         theta = obj.theta[coords]
-        if eps is not None and np.any((theta + eps) - theta != eps):
-            stuck = int(np.count_nonzero((theta + eps) - theta != eps))
+        stuck = int(np.count_nonzero((theta + eps) - theta != eps)) if eps is not None else 0
+        if stuck:
             cause = (
                 f"eps={eps:g} is below the spacing of float64 numbers at {stuck} of "
                 f"{coords.size} elements (theta + eps is not theta + {eps:g} there)"
