@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._common import UsageProblem, guard, help_text, is_torch, one_line
+from ._common import UsageProblem, guard, help_text, is_jax, is_torch, one_line
 from ._progress import job_bar
 from ._render import print_gradcheck
 from ._typer import Command
@@ -21,8 +21,10 @@ HELP = help_text(f"""Gradient-check your model's backprop against numeric differ
 
 FUNC takes no arguments and returns [bold](loss, params, grads)[/bold] for NumPy -- loss(params)
 -> float is the whole cost, params a dict name -> array, grads a dict of the same names (or a
-function params -> dict) -- or [bold](loss_fn, module)[/bold] for PyTorch, where loss_fn() returns
-the scalar loss tensor of the module's current parameters.
+function params -> dict) -- [bold](loss_fn, module)[/bold] for PyTorch, where loss_fn() returns
+the scalar loss tensor of the module's current parameters -- or [bold](loss_fn, params)[/bold] for
+JAX, where loss_fn(params) returns the scalar loss and params is a pytree of jax arrays or a
+flax.nnx.Module (the analytic side is jax.grad of loss_fn).
 
 Exit code 0: the gradients are right; 1: a bug was found (the table names the parameter, the
 worst element and the pattern); 2: anything else (a usage error, bad input, your code raising or
@@ -88,7 +90,8 @@ def _torch_problem(value: tuple[Any, ...], where: Target, options: dict[str, Any
     if not is_torch(module) and not isinstance(module, Mapping | list | tuple):
         raise UsageProblem(
             f"{where.label}() returned (loss_fn, {type(module).__name__}); the second item must "
-            "be a torch.nn.Module (or a dict of tensors); a NumPy problem is (loss, params, grads)"
+            "be a torch.nn.Module (or a dict of tensors), or a pytree of jax arrays for JAX; a "
+            "NumPy problem is (loss, params, grads)"
         )
     try:
         from ..torch import gradcheck as torch_gradcheck
@@ -103,6 +106,26 @@ def _torch_problem(value: tuple[Any, ...], where: Target, options: dict[str, Any
         return torch_gradcheck(loss_fn, module, **options, progress=tick)
 
 
+def _jax_problem(value: tuple[Any, ...], where: Target, options: dict[str, Any]) -> Any:
+    loss_fn, params = value
+    if not callable(loss_fn):
+        raise UsageProblem(
+            f"{where.label}() returned (loss_fn, params) whose loss_fn is a "
+            f"{type(loss_fn).__name__}; it must be a function params -> scalar (JAX)"
+        )
+    try:
+        from ..jax import gradcheck as jax_gradcheck
+    except ImportError as exc:
+        raise UsageProblem(
+            f"checking a JAX model needs trainready.jax ({one_line(str(exc), 160)})"
+        ) from None
+    with (
+        job_bar(f"checking {where.label}: loss calls") as tick,
+        user_code(where.path, f"{where.label}: checking the gradients"),
+    ):
+        return jax_gradcheck(loss_fn, params, **options, progress=tick)
+
+
 def run_check(target: str, mode: str, eps: float | None, seed: int) -> tuple[Any, Target]:
     """Call the target, run the right gradcheck, return ``(report, Target)``."""
     value, where = call_target(target, EXAMPLE)
@@ -113,12 +136,14 @@ def run_check(target: str, mode: str, eps: float | None, seed: int) -> tuple[Any
             else f"a {type(value).__name__}"
         )
         raise UsageProblem(
-            f"{where.label}() must return (loss, params, grads) for NumPy or (loss_fn, module) "
-            f"for PyTorch; it returned {got}"
+            f"{where.label}() must return (loss, params, grads) for NumPy, (loss_fn, module) "
+            f"for PyTorch or (loss_fn, params) for JAX; it returned {got}"
         )
     options: dict[str, Any] = {"mode": mode, "eps": eps, "rng": seed}
     if len(value) == 3:
         return _numpy_problem(tuple(value), where, options), where
+    if is_jax(value[1]):
+        return _jax_problem(tuple(value), where, options), where
     return _torch_problem(tuple(value), where, options), where
 
 

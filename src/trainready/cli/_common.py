@@ -98,6 +98,22 @@ def is_torch(obj: Any, kind: str = "Module") -> bool:
     return isinstance(obj, cls)
 
 
+def is_jax(obj: Any) -> bool:
+    """True for a Flax NNX module or a pytree with a ``jax.Array`` leaf, without importing JAX:
+    a JAX object exists only once the user's code imported it."""
+    jax = sys.modules.get("jax")
+    if jax is None:
+        return False
+    nnx = sys.modules.get("flax.nnx")
+    if nnx is not None and isinstance(obj, nnx.Module):
+        return True
+    try:
+        leaves = jax.tree_util.tree_leaves(obj)
+    except Exception:  # an object JAX cannot flatten is not a JAX pytree
+        return False
+    return any(isinstance(leaf, jax.Array) for leaf in leaves)
+
+
 # ------------------------------------------------------------------------------ warnings
 def _notes(caught: Iterable[warnings.WarningMessage]) -> tuple[str, ...]:
     texts = (f"{w.category.__name__}: {one_line(str(w.message), 300)}" for w in caught)

@@ -65,6 +65,7 @@ def gradcheck(
     rng: np.random.Generator | int | None = 0,
     samples: int = 10,
     probes: int = 3,
+    progress: Callable[[int, int], None] | None = None,
 ) -> GradcheckReport:
     """Check ``jax.grad(loss_fn)(params)`` against numeric differences of ``loss_fn``.
 
@@ -73,7 +74,7 @@ def gradcheck(
         params: any pytree of floating arrays (dicts, lists, tuples, nested). Leaves are named
             by their path, e.g. ``"Dense_0/kernel"`` or ``"layers/0/w"`` (``"x"`` for a bare
             array). Never modified; float32 leaves are checked in float64 (a note says so).
-        mode, eps, rng, samples, probes: as in :func:`trainready.gradcheck`.
+        mode, eps, rng, samples, probes, progress: as in :func:`trainready.gradcheck`.
 
     Returns:
         A :class:`trainready.GradcheckReport` keyed by the leaf names.
@@ -119,7 +120,7 @@ def gradcheck(
     def loss(values: dict[str, np.ndarray]) -> float:
         return float(loss_fn(rebuild(values)))
 
-    options = dict(mode=mode, eps=eps, rng=rng, samples=samples, probes=probes)
+    options = dict(mode=mode, eps=eps, rng=rng, samples=samples, probes=probes, progress=progress)
     with jax.enable_x64(True):
         grad_tree = jax.grad(loss_fn)(rebuild(named))
         grad_leaves = jax.tree_util.tree_leaves(grad_tree)  # the same structure as params

@@ -1,0 +1,82 @@
+"""The command line on JAX problems: ``check`` and ``doctor`` with FUNCs that return JAX objects."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from trainready.cli import app
+
+pytest.importorskip("jax")
+
+runner = CliRunner()
+
+JAX_MODEL = textwrap.dedent(
+    """
+    import jax, jax.numpy as jnp
+
+    key = jax.random.key(0)
+    X = jax.random.normal(key, (16, 3))
+    y = jnp.sin(X[:, 0])
+    params = {"dense": {"kernel": 0.5 * jax.random.normal(jax.random.key(1), (3, 4)),
+                        "bias": jnp.zeros(4)},
+              "out": {"kernel": 0.5 * jax.random.normal(jax.random.key(2), (4, 1))}}
+
+    @jax.custom_vjp
+    def act(z):
+        return jnp.tanh(z)
+
+    def act_fwd(z):
+        return jnp.tanh(z), z
+
+    def act_bwd(z, g):
+        return (2.0 * g * (1 - jnp.tanh(z) ** 2),)  # wrong: twice the derivative
+
+    act.defvjp(act_fwd, act_bwd)
+
+    def predict(p, act_fn):
+        h = act_fn(X @ p["dense"]["kernel"] + p["dense"]["bias"])
+        return (h @ p["out"]["kernel"])[:, 0]
+
+    def make():
+        return jax.jit(lambda p: jnp.mean((predict(p, jnp.tanh) - y) ** 2)), params
+
+    def make_buggy():
+        return (lambda p: jnp.mean((predict(p, act) - y) ** 2)), params
+
+    def make_not_callable():
+        return 3.0, params
+    """
+)
+
+
+@pytest.fixture
+def jax_file(tmp_path: Path) -> Path:
+    path = tmp_path / "jax_model.py"
+    path.write_text(JAX_MODEL)
+    return path
+
+
+def test_check_jax_pytree_loss_exits_0(jax_file: Path) -> None:
+    result = runner.invoke(app, ["check", f"{jax_file}:make", "--mode", "full"])
+    assert result.exit_code == 0, result.output
+    assert "gradcheck OK" in result.stdout
+    assert "dense/kernel" in result.stdout and "out/kernel" in result.stdout
+
+
+def test_check_jax_wrong_custom_vjp_exits_1_and_names_the_leaves(jax_file: Path) -> None:
+    result = runner.invoke(app, ["check", f"{jax_file}:make_buggy", "--mode", "full"])
+    assert result.exit_code == 1, result.output
+    rows = {line.split()[0]: line for line in result.stdout.splitlines()[3:] if line.strip()}
+    # the doubled tanh backward reaches the first layer's kernel and bias, not the output's
+    assert "WRONG" in rows["dense/kernel"] and "WRONG" in rows["dense/bias"]
+    assert "WRONG" not in rows["out/kernel"]
+
+
+def test_check_jax_loss_that_is_not_callable_exits_2(jax_file: Path) -> None:
+    result = runner.invoke(app, ["check", f"{jax_file}:make_not_callable"])
+    assert result.exit_code == 2
+    assert "loss_fn is a float" in result.output and "JAX" in result.output
