@@ -7,6 +7,8 @@ only) and hands both to :func:`trainready.gradcheck`.
 - :func:`gradcheck` -- check ``jax.grad(loss_fn)(params)`` for any pytree of arrays.
 - :func:`check_function` -- the counterpart of ``jax.test_util.check_grads(fn, args, order=1,
   modes=("rev",))``, with a verdict, a location and a hint.
+- :func:`init_` and :func:`lsuv_` -- ``trainready.torch.init_``/``lsuv_`` for Flax NNX models
+  (needs ``flax``).
 
 Needs the optional dependency ``jax`` (``pip install 'trainready[jax]'``). Inside this package
 ``import jax`` is absolute and means JAX.
@@ -25,6 +27,8 @@ from .._optional import require
 require("jax", "trainready.jax")
 
 from ._gradcheck import check_function, gradcheck  # noqa: E402
+from ._init import init_  # noqa: E402
+from ._lsuv import lsuv_  # noqa: E402
 from ._tree import leaf_name  # noqa: E402
 
-__all__ = ["check_function", "gradcheck", "leaf_name"]
+__all__ = ["check_function", "gradcheck", "init_", "leaf_name", "lsuv_"]

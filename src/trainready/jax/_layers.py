@@ -26,7 +26,15 @@ from flax import nnx
 
 from .._validation import describe
 
-__all__ = ["LAYER_TYPES", "Layer", "find_layers", "flax_layout", "intercept", "torch_layout"]
+__all__ = [
+    "LAYER_TYPES",
+    "Layer",
+    "eval_mode",
+    "find_layers",
+    "flax_layout",
+    "intercept",
+    "torch_layout",
+]
 
 #: The layer types whose weights trainready initializes and whose calls it records.
 LAYER_TYPES: tuple[type[nnx.Module], ...] = (nnx.Linear, nnx.Conv)
@@ -163,3 +171,36 @@ def flax_layout(weight: np.ndarray, dtype: Any) -> Any:
     """The inverse of :func:`torch_layout`, as a JAX array of ``dtype``."""
     w = np.asarray(weight)
     return jnp.asarray(np.moveaxis(w, (0, 1), (-1, -2)), dtype=dtype)
+
+
+#: The mode flags ``Module.eval()`` sets (Dropout, BatchNorm and the modules that have them).
+_MODE_FLAGS = ("deterministic", "use_running_average")
+
+
+@contextlib.contextmanager
+def eval_mode(model: nnx.Module) -> Iterator[None]:
+    """Run the block with ``model.eval()`` (no dropout, BatchNorm on its running statistics),
+    then put back every module's own ``deterministic``/``use_running_average`` flag, also after
+    an exception. Nothing else is changed.
+
+    Example:
+        >>> from flax import nnx
+        >>> drop = nnx.Dropout(0.5, rngs=nnx.Rngs(0))
+        >>> with eval_mode(drop):
+        ...     inside = drop.deterministic
+        >>> inside, drop.deterministic
+        (True, False)
+    """
+    saved = [
+        (node, flag, getattr(node, flag))
+        for _, node in nnx.iter_graph(model)
+        if isinstance(node, nnx.Module)
+        for flag in _MODE_FLAGS
+        if flag in vars(node)
+    ]
+    try:
+        model.eval()  # type: ignore[no-untyped-call]
+        yield
+    finally:
+        for node, flag, value in saved:
+            setattr(node, flag, value)
