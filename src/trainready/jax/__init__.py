@@ -7,6 +7,8 @@ only) and hands both to :func:`trainready.gradcheck`.
 - :func:`gradcheck` -- check ``jax.grad(loss_fn)(params)`` for any pytree of arrays.
 - :func:`check_function` -- the counterpart of ``jax.test_util.check_grads(fn, args, order=1,
   modes=("rev",))``, with a verdict, a location and a hint.
+- :func:`diagnose` (and :func:`record`) -- the signal doctor for Flax NNX models (probes on
+  every Linear/Conv output), with :mod:`trainready.signal`'s findings and verified fixes.
 
 Needs the optional dependency ``jax`` (``pip install 'trainready[jax]'``). Inside this package
 ``import jax`` is absolute and means JAX.
@@ -27,4 +29,17 @@ require("jax", "trainready.jax")
 from ._gradcheck import check_function, gradcheck  # noqa: E402
 from ._tree import leaf_name  # noqa: E402
 
-__all__ = ["check_function", "gradcheck", "leaf_name"]
+# the signal doctor for Flax NNX models (needs flax)
+from ._diagnose import NNXRecorder, diagnose  # noqa: E402
+from ._loss_choice import pick_loss  # noqa: E402
+from ._record import record  # noqa: E402
+
+__all__ = [
+    "NNXRecorder",
+    "check_function",
+    "diagnose",
+    "gradcheck",
+    "leaf_name",
+    "pick_loss",
+    "record",
+]

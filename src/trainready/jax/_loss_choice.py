@@ -35,7 +35,9 @@ def _cross_entropy(out: Any, y: Any) -> Any:
 
 def _bce(out: Any, y: Any) -> Any:
     t = y.reshape(out.shape).astype(out.dtype)
-    return jnp.mean(jnp.maximum(out, 0) - out * t + jnp.log1p(jnp.exp(-jnp.abs(out))))
+    # softplus(x) - x t: stable, and its derivative is sigmoid(x) - t at x = 0 too (the
+    # max(x, 0) + log1p(exp(-|x|)) form has a kink there in JAX's derivative rules)
+    return jnp.mean(jnp.logaddexp(out, 0.0) - out * t)
 
 
 def _mse(out: Any, y: Any) -> Any:

@@ -241,7 +241,9 @@ def trace(model: nnx.Module, x: np.ndarray) -> Traced:
     ]
     extra = [v for a in acts if a is not None for v in a[1:]]
     n_out = len(jaxpr.outvars)
-    ext = jaxpr.replace(outvars=[*jaxpr.outvars, *zs, *extra], debug_info=None)
+    outvars = [*jaxpr.outvars, *zs, *extra]
+    dbg = jaxpr.debug_info.with_unknown_names()._replace(result_paths=None)
+    ext = jaxpr.replace(outvars=outvars, debug_info=dbg.with_unknown_names())
     fun = jcore.jaxpr_as_fun(jcore.ClosedJaxpr(ext, closed.consts))
     out_tree = jax.tree_util.tree_structure(out_shape)
 
