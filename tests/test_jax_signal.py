@@ -76,8 +76,9 @@ def _max_rel(a: tr.signal.SignalRecord, b: tr.signal.SignalRecord, *, head: bool
 
 
 def _planted(out: str, act: str = "relu") -> tr.nn.MLP:
-    net = tr.nn.MLP([6, 12, 12, 12, 3 if out == "softmax" else 1], activation=act, output=out,
-                    rng=0)
+    net = tr.nn.MLP(
+        [6, 12, 12, 12, 3 if out == "softmax" else 1], activation=act, output=out, rng=0
+    )
     p = net.params
     p["b1"][:4] = -50.0  # four dead units in layer 1
     p["W2"][3], p["b2"][3] = p["W2"][2], p["b2"][2]  # unit 3 of layer 2 copies unit 2 ...
@@ -108,8 +109,10 @@ def test_numpy_torch_and_nnx_records_agree_field_by_field(out: str) -> None:
     assert _max_rel(rt, rj, head=False) < 1e-9
     assert [r.name for r in rj.layers] == ["layers/0", "layers/2", "layers/4", "layers/6"]
     # findings: same kinds, layers, measures and values as the reference and torch
-    da, dt = tr.diagnose(net, X, y), tr.torch.diagnose(_torch_mlp(net, "relu"),
-                                                      torch.from_numpy(X), ty)
+    da, dt = (
+        tr.diagnose(net, X, y),
+        tr.torch.diagnose(_torch_mlp(net, "relu"), torch.from_numpy(X), ty),
+    )
     dj = tr.jax.diagnose(_nnx_mlp(net, "relu"), X, y)
     assert Kind.SYMMETRY in dj.kinds() and dj.kinds() == da.kinds() == dt.kinds()
     for fa, ft, fj in zip(da.findings, dt.findings, dj.findings, strict=True):
@@ -118,13 +121,16 @@ def test_numpy_torch_and_nnx_records_agree_field_by_field(out: str) -> None:
         assert fj.value == pytest.approx(fa.value, rel=1e-9)
 
 
-@pytest.mark.parametrize(("init", "act", "bias"), [("lecun", "relu", 0.0), ("random", "tanh", 0.0),
-                                                   ("he", "relu", -3.0), ("zeros", "relu", 0.0)])
+@pytest.mark.parametrize(
+    ("init", "act", "bias"),
+    [("lecun", "relu", 0.0), ("random", "tanh", 0.0), ("he", "relu", -3.0), ("zeros", "relu", 0.0)],
+)
 def test_findings_equal_the_reference_on_the_problem_bank(init: str, act: str, bias: float) -> None:
     net = tr.nn.MLP([10] + [24] * 16 + [1], activation=act, output="linear", init=init, rng=0)
     if bias:
-        net.params = {k: v + bias if k[0] == "b" and k != "b17" else v
-                      for k, v in net.params.items()}
+        net.params = {
+            k: v + bias if k[0] == "b" and k != "b17" else v for k, v in net.params.items()
+        }
     X = np.random.default_rng(1).standard_normal((64, 10))
     da, dj = tr.diagnose(net, X), tr.jax.diagnose(_nnx_mlp(net, act), X)
     assert da.findings and dj.kinds() == da.kinds()
@@ -137,8 +143,9 @@ def test_findings_equal_the_reference_on_the_problem_bank(init: str, act: str, b
 def test_deep_tanh_with_tiny_init_vanishes_and_the_fix_is_verified() -> None:
     rngs = nnx.Rngs(0)
     tiny = nnx.initializers.normal(0.01)
-    body = [m for _ in range(20) for m in (nnx.Linear(32, 32, kernel_init=tiny, rngs=rngs),
-                                          jnp.tanh)]
+    body = [
+        m for _ in range(20) for m in (nnx.Linear(32, 32, kernel_init=tiny, rngs=rngs), jnp.tanh)
+    ]
     model = nnx.Sequential(*body, nnx.Linear(32, 1, rngs=rngs))
     X = np.random.default_rng(0).standard_normal((200, 32))
     diag = tr.jax.diagnose(model, X)
@@ -153,8 +160,10 @@ class Dying(nnx.Module):
 
     def __init__(self, rngs: nnx.Rngs) -> None:
         init = nnx.initializers.he_normal()
-        self.layers = nnx.List([nnx.Linear(16, 64, kernel_init=init, rngs=rngs)] + [
-            nnx.Linear(64, 64, kernel_init=init, rngs=rngs) for _ in range(5)])
+        self.layers = nnx.List(
+            [nnx.Linear(16, 64, kernel_init=init, rngs=rngs)]
+            + [nnx.Linear(64, 64, kernel_init=init, rngs=rngs) for _ in range(5)]
+        )
         for lin in self.layers:
             lin.bias[...] = jnp.full(64, -3.0)
         self.out = nnx.Linear(64, 1, rngs=rngs)
@@ -183,14 +192,16 @@ def test_leaky_relu_replaces_relu_in_a_sequential_copy_only() -> None:
     assert "jax.nn.leaky_relu" in desc and "nnx.Sequential" in desc
     assert [r.activation for r in fixed.record(0).layers] == ["leaky_relu"] * 2 + ["linear"]
     assert model.layers[1] is jax.nn.relu  # the user's model keeps relu
-    desc, _ = tr.jax.NNXRecorder(Dying(nnx.Rngs(0)), X[:, :1].repeat(16, 1), None,
-                                 None).apply(Fix.LEAKY_RELU, 0)
+    desc, _ = tr.jax.NNXRecorder(Dying(nnx.Rngs(0)), X[:, :1].repeat(16, 1), None, None).apply(
+        Fix.LEAKY_RELU, 0
+    )
     assert "leaky ReLU not tried" in desc and "__call__" in desc
 
 
 def test_unnormalized_inputs_are_standardized() -> None:
-    model = nnx.Sequential(nnx.Linear(8, 32, rngs=nnx.Rngs(0)), jax.nn.relu,
-                           nnx.Linear(32, 1, rngs=nnx.Rngs(1)))
+    model = nnx.Sequential(
+        nnx.Linear(8, 32, rngs=nnx.Rngs(0)), jax.nn.relu, nnx.Linear(32, 1, rngs=nnx.Rngs(1))
+    )
     X = np.random.default_rng(0).standard_normal((200, 8)) * [1, 1, 1, 1, 1e3, 1e3, 1, 1] + 500
     kept = X.copy()
     diag = tr.jax.diagnose(model, X)
@@ -204,15 +215,26 @@ class CNN(nnx.Module):
 
     def __init__(self, weights: list[np.ndarray], biases: list[np.ndarray]) -> None:
         with jax.enable_x64(True):
-            self.convs = nnx.List([
-                nnx.Conv(w.shape[1], w.shape[0], kernel_size=(3, 3), padding="SAME",
-                         param_dtype=jnp.float64, rngs=nnx.Rngs(0)) for w in weights[:-1]])
+            self.convs = nnx.List(
+                [
+                    nnx.Conv(
+                        w.shape[1],
+                        w.shape[0],
+                        kernel_size=(3, 3),
+                        padding="SAME",
+                        param_dtype=jnp.float64,
+                        rngs=nnx.Rngs(0),
+                    )
+                    for w in weights[:-1]
+                ]
+            )
             for conv, w, b in zip(self.convs, weights, biases, strict=False):
                 conv.kernel[...] = flax_layout(w, jnp.float64)
                 conv.bias[...] = jnp.asarray(b)
             w = weights[-1]
-            self.head = nnx.Linear(w.shape[1], w.shape[0], param_dtype=jnp.float64,
-                                   rngs=nnx.Rngs(0))
+            self.head = nnx.Linear(
+                w.shape[1], w.shape[0], param_dtype=jnp.float64, rngs=nnx.Rngs(0)
+            )
             self.head.kernel[...] = jnp.asarray(w.T)
             self.head.bias[...] = jnp.asarray(biases[-1])
 
@@ -235,8 +257,9 @@ def test_nhwc_cnn_records_per_channel_as_torch_does_nchw() -> None:
     model = CNN(weights, biases)
     images = np.random.default_rng(0).random((10, 7, 7, 3))  # NHWC
     y = np.random.default_rng(1).integers(0, 4, 10)
-    rt = tr.torch.record(tmodel, torch.from_numpy(images.transpose(0, 3, 1, 2).copy()),
-                         torch.from_numpy(y))
+    rt = tr.torch.record(
+        tmodel, torch.from_numpy(images.transpose(0, 3, 1, 2).copy()), torch.from_numpy(y)
+    )
     rj = tr.jax.record(model, images, y)
     assert rj.layers[2].dead_fraction == pytest.approx(5 / 8)
     assert _max_rel(rt, rj, head=False) < 1e-9
@@ -248,8 +271,13 @@ def test_nhwc_cnn_records_per_channel_as_torch_does_nchw() -> None:
 
 def test_float32_model_is_recorded_in_float64_and_left_bit_identical() -> None:
     net = tr.nn.MLP([5, 16, 16, 1], activation="tanh", output="linear", rng=0)
-    model = nnx.Sequential(*[m for l in range(1, 4) for m in (
-        nnx.Linear(*net.params[f"W{l}"].shape[::-1], rngs=nnx.Rngs(l)), jnp.tanh)][:-1])
+    model = nnx.Sequential(
+        *[
+            m
+            for l in range(1, 4)
+            for m in (nnx.Linear(*net.params[f"W{l}"].shape[::-1], rngs=nnx.Rngs(l)), jnp.tanh)
+        ][:-1]
+    )
     before = [np.array(v) for v in jax.tree.leaves(nnx.state(model))]
     x64 = jax.config.jax_enable_x64
     X = jnp.asarray(np.random.default_rng(0).standard_normal((30, 5)), jnp.float32)
@@ -283,7 +311,10 @@ def test_shared_layers_and_inlined_activations() -> None:
 
     rec = tr.jax.record(Shared(nnx.Rngs(0)), np.random.default_rng(0).standard_normal((10, 6)))
     assert [(r.name, r.activation) for r in rec.layers] == [
-        ("a", "gelu"), ("a#2", "tanh"), ("b", "softmax")]
+        ("a", "gelu"),
+        ("a#2", "tanh"),
+        ("b", "softmax"),
+    ]
     assert rec.layers[0].weight_grad_norm == rec.layers[1].weight_grad_norm > 0
 
 

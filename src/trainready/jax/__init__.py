@@ -26,13 +26,11 @@ from .._optional import require
 
 require("jax", "trainready.jax")
 
-from ._gradcheck import check_function, gradcheck  # noqa: E402
-from ._tree import leaf_name  # noqa: E402
-
-# the signal doctor for Flax NNX models (needs flax)
 from ._diagnose import NNXRecorder, diagnose  # noqa: E402
+from ._gradcheck import check_function, gradcheck  # noqa: E402
 from ._loss_choice import pick_loss  # noqa: E402
 from ._record import record  # noqa: E402
+from ._tree import leaf_name  # noqa: E402
 
 __all__ = [
     "NNXRecorder",

@@ -22,7 +22,8 @@ from .._stats import robust_std
 from ..signal import Diagnosis, Fix, SignalRecord, Thresholds, examine, standardize_columns
 from ._layers import Layer, find_layers, flax_layout, intercept, torch_layout
 from ._loss_choice import LossLike
-from ._record import _record, as_batch, as_targets, checked_model, trace
+from ._record import _record, as_batch, as_targets, checked_model
+from ._trace import trace
 
 __all__ = ["NNXRecorder", "diagnose"]
 
@@ -80,7 +81,7 @@ def _fallback_init(model: nnx.Module, X: np.ndarray, rng: RngLike) -> None:
     layers = find_layers(model)
     with jax.enable_x64(True):
         tr = trace(model, X)
-        acts = {}
+        acts: dict[str, str] = {}
         for name, act in zip(tr.calls, tr.activations, strict=True):
             acts.setdefault(name, act or "linear")
         gens = as_generator(rng).spawn(len(layers))
