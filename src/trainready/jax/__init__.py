@@ -9,6 +9,8 @@ only) and hands both to :func:`trainready.gradcheck`.
   modes=("rev",))``, with a verdict, a location and a hint.
 - :func:`init_` and :func:`lsuv_` -- ``trainready.torch.init_``/``lsuv_`` for Flax NNX models
   (needs ``flax``).
+- :func:`diagnose` (and :func:`record`) -- the signal doctor for Flax NNX models (probes on
+  every Linear/Conv output), with :mod:`trainready.signal`'s findings and verified fixes.
 
 Needs the optional dependency ``jax`` (``pip install 'trainready[jax]'``). Inside this package
 ``import jax`` is absolute and means JAX.
@@ -26,9 +28,22 @@ from .._optional import require
 
 require("jax", "trainready.jax")
 
+from ._diagnose import NNXRecorder, diagnose  # noqa: E402
 from ._gradcheck import check_function, gradcheck  # noqa: E402
 from ._init import init_  # noqa: E402
+from ._loss_choice import pick_loss  # noqa: E402
 from ._lsuv import lsuv_  # noqa: E402
+from ._record import record  # noqa: E402
 from ._tree import leaf_name  # noqa: E402
 
-__all__ = ["check_function", "gradcheck", "init_", "leaf_name", "lsuv_"]
+__all__ = [
+    "NNXRecorder",
+    "check_function",
+    "diagnose",
+    "gradcheck",
+    "init_",
+    "leaf_name",
+    "lsuv_",
+    "pick_loss",
+    "record",
+]

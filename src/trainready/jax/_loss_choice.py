@@ -1,0 +1,148 @@
+"""Which loss the JAX doctor's backward pass starts from: given, named, or picked from ``y``.
+
+The rule is :func:`trainready.torch.pick_loss`'s, read from the target and the shape of the
+model's output: integer classes with K >= 2 outputs -> cross-entropy; 0/1 values with one
+output -> binary cross-entropy on logits; other floats with one value per output -> mean
+squared error. Each loss is the mean over rows (over every entry for ``"bce"``/``"mse"``), as
+PyTorch's ``F.cross_entropy``, ``F.binary_cross_entropy_with_logits`` and ``F.mse_loss``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._validation import describe, invalid
+
+__all__ = ["LOSSES", "LossLike", "pick_loss", "resolve_loss"]
+
+LossFn = Callable[[Any, Any], Any]
+LossLike = LossFn | str | None
+
+
+def _cross_entropy(out: Any, y: Any) -> Any:
+    logp = jax.nn.log_softmax(out, axis=1)
+    if jnp.issubdtype(y.dtype, jnp.floating) and y.shape == out.shape:
+        return -jnp.mean(jnp.sum(y * logp, axis=1))  # class probabilities
+    picked = jnp.take_along_axis(logp, y.astype(jnp.int32).reshape(-1, 1), axis=1)
+    return -jnp.mean(picked)
+
+
+def _bce(out: Any, y: Any) -> Any:
+    t = y.reshape(out.shape).astype(out.dtype)
+    # softplus(x) - x t: stable, and its derivative is sigmoid(x) - t at x = 0 too (the
+    # max(x, 0) + log1p(exp(-|x|)) form has a kink there in JAX's derivative rules)
+    return jnp.mean(jnp.logaddexp(out, 0.0) - out * t)
+
+
+def _mse(out: Any, y: Any) -> Any:
+    return jnp.mean((out - y.reshape(out.shape).astype(out.dtype)) ** 2)
+
+
+#: The losses a name selects (the model's output is taken as logits).
+LOSSES: dict[str, LossFn] = {"cross_entropy": _cross_entropy, "mse": _mse, "bce": _bce}
+
+
+def _binary(y: np.ndarray) -> bool:
+    return bool(y.size) and bool(np.isin(y.astype(np.float64), (0.0, 1.0)).all())
+
+
+def guess_loss(y: np.ndarray, out_shape: tuple[int, ...]) -> str | None:
+    """The loss name for targets ``y`` and an output of shape ``out_shape``, or None."""
+    k = out_shape[1] if len(out_shape) == 2 else 1
+    n_out = math.prod(out_shape)
+    rows = out_shape[0] if out_shape else 1
+    if y.dtype.kind in "iub":
+        if y.ndim == 1 and len(y) == rows and k >= 2:
+            return "cross_entropy"
+        if k == 1 and y.size == n_out and _binary(y):
+            return "bce"
+        return None
+    if y.size == n_out:
+        return "bce" if k == 1 and _binary(y) else "mse"
+    integral = bool(np.all(y == np.round(y))) if y.size else False
+    if y.ndim == 1 and len(y) == rows and k >= 2 and integral:
+        return "cross_entropy"
+    return None
+
+
+def pick_loss(out_shape: tuple[int, ...], y: np.ndarray) -> str:
+    """The loss the targets call for (the rule of the module docstring).
+
+    Args:
+        out_shape: the model's output shape, ``(n_samples, n_outputs)`` for a classifier.
+        y: the targets, a NumPy array with one row per example.
+
+    Example:
+        >>> pick_loss((4, 3), np.array([0, 2, 1, 0]))
+        'cross_entropy'
+        >>> pick_loss((4, 1), np.array([[0.0], [1.0], [1.0], [0.0]]))
+        'bce'
+    """
+    picked = guess_loss(y, out_shape)
+    if picked is not None:
+        return picked
+    raise invalid(
+        "y",
+        f"integer classes for an output of shape (n, classes), or floats of the output's "
+        f"shape {out_shape}",
+        f"{y.dtype} of shape {y.shape}",
+        "pass loss= (a callable loss(output, y), or 'cross_entropy', 'mse', 'bce')",
+    )
+
+
+def _check_classes(y: np.ndarray, out_shape: tuple[int, ...]) -> None:
+    if y.dtype.kind not in "iub" and not (y.size and np.all(y == np.round(y))):
+        return
+    if len(out_shape) == 2 and y.ndim == 1 and y.size:
+        lo, hi = int(y.min()), int(y.max())
+        if lo < 0 or hi >= out_shape[1]:
+            raise invalid(
+                "y",
+                f"classes 0..{out_shape[1] - 1} (the model has {out_shape[1]} outputs)",
+                f"classes {lo}..{hi}",
+                "pass integer labels from 0, or a model with one output per class",
+            )
+
+
+def resolve_loss(loss: LossLike, out_shape: tuple[int, ...], y: np.ndarray) -> LossFn:
+    """The callable for ``loss``: a callable, a name of :data:`LOSSES`, or None (picked).
+
+    Example:
+        >>> float(resolve_loss("mse", (2, 1), np.ones((2, 1)))(jnp.zeros((2, 1)), jnp.ones(2)))
+        1.0
+    """
+    if loss is None:
+        loss = pick_loss(out_shape, y)
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise invalid(
+                "loss",
+                f"one of {', '.join(map(repr, LOSSES))} or a callable",
+                repr(loss),
+                "pass e.g. loss='cross_entropy'",
+            )
+        if loss == "cross_entropy":
+            _check_classes(y, out_shape)
+        elif y.size != math.prod(out_shape):
+            raise invalid(
+                "y",
+                f"one value per output for loss={loss!r} (the output has shape {out_shape})",
+                f"shape {y.shape}",
+                "pass y shaped like the model's output",
+            )
+        return LOSSES[loss]
+    if not callable(loss):
+        raise invalid(
+            "loss",
+            "a callable loss(output, y) -> scalar",
+            describe(loss),
+            "pass e.g. loss=lambda out, y: optax.softmax_cross_entropy(out, y).mean()",
+            kind=TypeError,
+        )
+    return loss
