@@ -25,6 +25,7 @@ from .._optional import require
 require("jax", "trainready.jax")
 
 from ._gradcheck import check_function, gradcheck  # noqa: E402
+from ._monitor import gradient_monitor  # noqa: E402
 from ._tree import leaf_name  # noqa: E402
 
-__all__ = ["check_function", "gradcheck", "leaf_name"]
+__all__ = ["check_function", "gradcheck", "gradient_monitor", "leaf_name"]
