@@ -127,8 +127,9 @@ def gradcheck(
         def on_leaves(leaves: list[Any]) -> Any:
             return loss_fn(flat.rebuild(leaves))
 
-        def loss(values: dict[str, np.ndarray]) -> float:
-            return float(loss_fn(rebuild(values)))
+        def loss(values: dict[str, np.ndarray]) -> Any:
+            value = np.asarray(loss_fn(rebuild(values)))  # a float32 loss keeps its type
+            return float(value) if value.dtype == np.float64 else value
 
         options = dict(
             mode=mode, eps=eps, rng=rng, samples=samples, probes=probes, progress=progress

@@ -61,6 +61,12 @@ class Target:
     x0: list[np.ndarray]
     labels: list[str]
     what: str = ""
+    precision: Any = np.float64  # the lowest float type the function computes in
+
+    def lowest(self, outs: Leaves) -> np.dtype[Any]:
+        """The lowest float type among ``outs`` and this function's own precision."""
+        types = [np.dtype(self.precision), *(np.dtype(o.dtype) for o in outs)]
+        return min(types, key=lambda d: d.itemsize)
 
     def start(self) -> Leaves:
         return [to_jax(v) for v in self.x0]
@@ -124,15 +130,17 @@ def _core_check(
 ) -> GradcheckReport:
     named = dict(zip(target.names, target.x0, strict=True))
 
-    def loss(values: dict[str, np.ndarray]) -> float:
+    def loss(values: dict[str, np.ndarray]) -> Any:
         outs = target.fn([to_jax(values[n]) for n in target.names])
-        return float(
+        total = float(
             sum(
                 np.sum(w * np.asarray(o, np.float64))
                 for k, (w, o) in enumerate(zip(weights, outs, strict=True))
                 if only is None or k == only
             )
         )
+        low = target.lowest(outs)  # float32 inside: say so, the core then expects its noise
+        return total if low.itemsize >= 8 else np.asarray(total, low)
 
     return run_core(loss, named, dict(zip(target.names, grads, strict=True)), options, "fn")
 
@@ -215,7 +223,8 @@ def vjp_of(target: Target, gen: np.random.Generator, label: str) -> Target:
         (grads,) = jax.vjp(target.fn, xs)[1](cts)
         return list(grads)
 
-    return Target(vjp_fn, target.names, target.x0, [f"d/d{n}" for n in target.names], label)
+    labels = [f"d/d{n}" for n in target.names]
+    return Target(vjp_fn, target.names, target.x0, labels, label, target.lowest(outs))
 
 
 def jvp_of(target: Target, gen: np.random.Generator, label: str) -> Target:
@@ -225,7 +234,8 @@ def jvp_of(target: Target, gen: np.random.Generator, label: str) -> Target:
     def jvp_fn(xs: Leaves) -> Leaves:
         return list(jax.jvp(target.fn, (xs,), (tangents,))[1])
 
-    return Target(jvp_fn, target.names, target.x0, target.labels, label)
+    low = target.lowest(target.fn(target.start()))
+    return Target(jvp_fn, target.names, target.x0, target.labels, label, low)
 
 
 def check_all(
