@@ -453,6 +453,146 @@ def test_x64_setting_restored(before: bool) -> None:
         jax.config.update("jax_enable_x64", False)
 
 
+# ------------------------------------------------------- Flax NNX and Equinox-style modules
+
+
+def _leaf_bits(tree: Any) -> list[np.ndarray]:
+    """Every leaf's bits (PRNG keys by their key data), to compare before and after."""
+    out = []
+    for leaf in jax.tree_util.tree_leaves(tree):
+        if jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            leaf = jax.random.key_data(leaf)
+        out.append(np.array(leaf))
+    return out
+
+
+def _nnx_model() -> Any:
+    nnx = pytest.importorskip("flax.nnx")
+
+    class MLP(nnx.Module):
+        def __init__(self, rngs: Any) -> None:
+            self.layers = nnx.List([nnx.Linear(3, 5, rngs=rngs), nnx.Linear(5, 2, rngs=rngs)])
+            self.bn = nnx.BatchNorm(5, rngs=rngs)
+            self.drop = nnx.Dropout(0.3, rngs=rngs)
+
+        def __call__(self, x: Any) -> Any:
+            return self.layers[1](self.drop(self.bn(jnp.tanh(self.layers[0](x)))))
+
+    return MLP(nnx.Rngs(0, dropout=1))
+
+
+def test_nnx_module_as_params_named_by_state_paths_and_never_touched() -> None:
+    nnx = pytest.importorskip("flax.nnx")
+    model = _nnx_model()
+    model.eval()  # dropout off, batch norm on its running statistics
+    before = _leaf_bits(nnx.state(model))
+    rep = tr.jax.gradcheck(lambda m: jnp.mean((m(_XB) - 1.0) ** 2), model)
+    assert rep.verdict == "ok", str(rep)
+    assert set(rep.params) == {
+        "layers/0/kernel",
+        "layers/0/bias",
+        "layers/1/kernel",
+        "layers/1/bias",
+        "bn/scale",
+        "bn/bias",
+    }  # nnx.Param only: batch statistics and RNG state are not parameters
+    for a, b in zip(before, _leaf_bits(nnx.state(model)), strict=True):
+        np.testing.assert_array_equal(a, b)  # values, RNG key and count bit-identical
+    assert model.layers[0].kernel[...].dtype == jnp.float32
+    # oracle: the same cost written out by hand from the model's arrays
+    p = {
+        k: np.asarray(v, np.float64)
+        for k, v in [
+            ("k0", model.layers[0].kernel[...]),
+            ("b0", model.layers[0].bias[...]),
+            ("k1", model.layers[1].kernel[...]),
+            ("b1", model.layers[1].bias[...]),
+            ("s", model.bn.scale[...]),
+            ("c", model.bn.bias[...]),
+            ("mu", model.bn.mean[...]),
+            ("var", model.bn.var[...]),
+        ]
+    }
+
+    def by_hand(k0: Any) -> Any:
+        h = jnp.tanh(_XB @ k0 + p["b0"])
+        h = (h - p["mu"]) / jnp.sqrt(p["var"] + model.bn.epsilon) * p["s"] + p["c"]
+        return jnp.mean((h @ p["k1"] + p["b1"] - 1.0) ** 2)
+
+    with jax.enable_x64(True):
+        oracle = np.asarray(jax.grad(by_hand)(jnp.asarray(p["k0"])))
+    res = rep.params["layers/0/kernel"]
+    assert res.analytic == pytest.approx(float(oracle[res.worst_index]), rel=1e-9)
+
+
+def test_nnx_state_and_param_wrappers_and_a_wrong_rule_inside_a_model() -> None:
+    nnx = pytest.importorskip("flax.nnx")
+    model = _nnx_model()
+    model.eval()  # in train mode batch norm would write float64 statistics into float32 ones
+    graphdef, state, rest = nnx.split(model, nnx.Param, ...)
+
+    def loss(st: Any) -> Any:
+        return jnp.mean(nnx.merge(graphdef, st, rest, copy=True)(_XB) ** 2)
+
+    rep = tr.jax.gradcheck(loss, nnx.state(model, nnx.Param))
+    assert rep.passed and "layers/1/kernel" in rep.params, str(rep)
+    wrapped = {"w": nnx.Param(jnp.ones(3)), "step": 7}
+    rep = tr.jax.gradcheck(lambda d: jnp.sum(d["w"][...] ** 3) * d["step"], wrapped)
+    assert rep.passed and list(rep.params) == ["w"]
+    cube = _wrong_factor()  # a wrong custom_vjp inside an nnx model is found and named
+    rep = tr.jax.gradcheck(lambda m: jnp.mean(cube(m.layers[0](_XB))), model)
+    assert rep.params["layers/0/kernel"].verdict == "wrong"
+    assert rep.params["layers/1/kernel"].verdict == "ok"  # unused by this loss: gradient 0
+
+
+@dataclasses.dataclass
+class _EqxLinear:  # an Equinox-style module: array fields are leaves, the rest static
+    weight: Any
+    bias: Any
+    key: Any  # a PRNG key leaf: passed through, not checked
+    n_calls: int  # a non-array leaf
+    activation: Callable[[Any], Any] = dataclasses.field(metadata={"static": True})
+
+    def __call__(self, x: Any) -> Any:
+        return self.activation(x @ self.weight.T + self.bias)
+
+
+jax.tree_util.register_dataclass(
+    _EqxLinear, data_fields=["weight", "bias", "key", "n_calls"], meta_fields=["activation"]
+)
+
+
+def test_equinox_style_module_checked_and_keys_untouched() -> None:
+    key = jax.random.key(4)
+    key_bits = np.asarray(jax.random.key_data(key)).copy()
+    r = np.random.default_rng(5)
+    layer = _EqxLinear(
+        jnp.asarray(r.standard_normal((2, 3)), jnp.float32),
+        jnp.zeros(2, jnp.float32),
+        key,
+        3,
+        jnp.tanh,
+    )
+    stack = [
+        layer,
+        _EqxLinear(jnp.asarray(r.standard_normal((1, 2))), jnp.ones(1), key, 0, jax.nn.softplus),
+    ]
+
+    def loss(model: list[_EqxLinear]) -> Any:
+        noise = jax.random.normal(model[0].key, (6, 3)) * 0.1  # a fixed key: deterministic
+        h = _XB + noise
+        for lyr in model:
+            h = lyr(h)
+        return jnp.mean(h**2) * model[0].n_calls
+
+    rep = tr.jax.gradcheck(loss, stack)
+    assert rep.verdict == "ok", str(rep)
+    assert list(rep.params) == ["0/weight", "0/bias", "1/weight", "1/bias"]
+    assert any("0/key" in n and "not checked" in n for n in rep.notes), rep.notes
+    np.testing.assert_array_equal(np.asarray(jax.random.key_data(key)), key_bits)
+    assert layer.weight.dtype == jnp.float32 and layer.n_calls == 3
+
+
 # ---------------------------------------------------------------------------- nondeterminism
 
 
