@@ -529,7 +529,7 @@ def test_nnx_state_and_param_wrappers_and_a_wrong_rule_inside_a_model() -> None:
     nnx = pytest.importorskip("flax.nnx")
     model = _nnx_model()
     model.eval()  # in train mode batch norm would write float64 statistics into float32 ones
-    graphdef, state, rest = nnx.split(model, nnx.Param, ...)
+    graphdef, _, rest = nnx.split(model, nnx.Param, ...)
 
     def loss(st: Any) -> Any:
         return jnp.mean(nnx.merge(graphdef, st, rest, copy=True)(_XB) ** 2)
