@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 jax = pytest.importorskip("jax")
 
 import jax.numpy as jnp  # noqa: E402
+from jax.custom_derivatives import SymbolicZero  # noqa: E402
 from jax.test_util import check_grads  # noqa: E402
 
 import trainready as tr  # noqa: E402
@@ -87,26 +89,141 @@ def _second_output_wrong() -> Callable[..., Any]:
     return f
 
 
+def _broadcast_mean() -> Callable[..., Any]:
+    @jax.custom_vjp
+    def center(x: Any) -> Any:  # subtract each column's mean
+        return x - x.mean(0, keepdims=True)
+
+    # the backward subtracts the mean over *all* elements, a scalar broadcast into place
+    center.defvjp(lambda x: (center(x), None), lambda r, g: (g - g.mean(),))
+    return center
+
+
+def _bias_summed_over_all_axes() -> Callable[..., Any]:
+    @jax.custom_vjp
+    def add_bias(x: Any, b: Any) -> Any:  # x (n, d), b (1, d)
+        return x + b
+
+    # db should be g.sum(0, keepdims=True); g.sum() broadcast to b's shape passes JAX's checks
+    add_bias.defvjp(
+        lambda x, b: (x + b, b.shape), lambda shape, g: (g, jnp.broadcast_to(g.sum(), shape))
+    )
+    return add_bias
+
+
+def _symbolic_zero_path() -> Callable[..., Any]:
+    @jax.custom_vjp
+    def sincos(x: Any) -> Any:
+        return jnp.sin(x), jnp.cos(x)
+
+    def fwd(x: Any) -> Any:
+        return (jnp.sin(x.value), jnp.cos(x.value)), x.value
+
+    def bwd(x: Any, g: Any) -> Any:
+        gs, gc = g
+        if isinstance(gc, SymbolicZero):  # "fast path" when cos is unused: forgets cos(x)
+            return (gs,)
+        if isinstance(gs, SymbolicZero):
+            return (-gc * jnp.sin(x),)
+        return (gs * jnp.cos(x) - gc * jnp.sin(x),)
+
+    sincos.defvjp(fwd, bwd, symbolic_zeros=True)
+    return sincos
+
+
+def _detached_residual() -> Callable[..., Any]:
+    @jax.custom_vjp
+    def cube(x: Any) -> Any:
+        return x**3
+
+    # right first derivative; stop_gradient on the residual kills the second derivative
+    cube.defvjp(lambda x: (x**3, x), lambda x, g: (3 * jax.lax.stop_gradient(x) ** 2 * g,))
+    return cube
+
+
+def _nested_wrong_rule() -> Callable[..., Any]:
+    @jax.custom_jvp
+    def sigmoid(x: Any) -> Any:
+        return 1 / (1 + jnp.exp(-x))
+
+    @sigmoid.defjvp
+    def sigmoid_jvp(primals: Any, tangents: Any) -> Any:
+        (x,), (t,) = primals, tangents
+        s = sigmoid(x)
+        return s, s * (1 + s) * t  # s (1 - s)
+
+    @jax.custom_vjp
+    def softplus(x: Any) -> Any:
+        return jnp.log1p(jnp.exp(x))
+
+    # the backward is right (sigmoid's value), its derivative goes through the wrong rule
+    softplus.defvjp(lambda x: (softplus(x), x), lambda x, g: (g * sigmoid(x),))
+    return softplus
+
+
+def _fwd_one_element_off() -> Callable[..., Any]:
+    @jax.custom_jvp
+    def f(x: Any) -> Any:
+        return jnp.sin(x)
+
+    @f.defjvp
+    def f_jvp(primals: Any, tangents: Any) -> Any:
+        (x,), (t,) = primals, tangents
+        return jnp.sin(x), jnp.cos(x) * t * jnp.ones_like(x).at[3].set(1.01)  # 1% at [3]
+
+    return f
+
+
 _R = np.random.default_rng(7)
 _A, _B = _R.standard_normal((4, 4)), _R.standard_normal((4, 4))
 _X = _R.uniform(-1.0, 1.0, 8)
 _Y = _R.uniform(-1.0, 1.0, 8)
+_M, _BIAS = _R.standard_normal((5, 3)), _R.standard_normal((1, 3))
 
-# name -> (factory, args, the wrong arg's name, check_grads' actual outcome: True = raised)
-BUGS: dict[str, tuple[Callable[[], Callable[..., Any]], tuple[Any, ...], str, bool]] = {
-    "one_element_1pct_off": (_one_element_off, (_X,), "arg0", True),
-    "missing_term": (_missing_term, (_X, _Y), "arg0", True),
-    "transposed_cotangent": (_transposed_cotangent, (_A, _B), "arg0", True),
-    "wrong_factor": (_wrong_factor, (_X,), "arg0", True),
-    "custom_jvp_wrong_tangent": (_wrong_jvp, (_X,), "arg0", True),
-    "second_output_wrong": (_second_output_wrong, (_X,), "arg0", True),
+
+@dataclasses.dataclass(frozen=True)
+class Bug:
+    factory: Callable[[], Callable[..., Any]]
+    args: tuple[Any, ...]
+    wrong: str  # the arg trainready must name
+    check_grads_raised: bool  # check_grads' actual outcome here (jax 0.10.2), same order/modes
+    order: int = 1
+    modes: tuple[str, ...] = ("rev",)
+    element: tuple[int, ...] | None = None  # one-element bugs: the element it must name
+    right: str | None = None  # an arg it must clear
+    note: str | None = None  # what the first note must say (the output it names)
+
+
+BUGS: dict[str, Bug] = {
+    "one_element_1pct_off": Bug(_one_element_off, (_X,), "arg0", True, element=(3,)),
+    "missing_term": Bug(_missing_term, (_X, _Y), "arg0", True, right="arg1"),
+    "transposed_cotangent": Bug(_transposed_cotangent, (_A, _B), "arg0", True, right="arg1"),
+    "wrong_factor": Bug(_wrong_factor, (_X,), "arg0", True),
+    "custom_jvp_wrong_tangent": Bug(_wrong_jvp, (_X,), "arg0", True),
+    "second_output_wrong": Bug(
+        _second_output_wrong, (_X,), "arg0", True, note="wrong through output c"
+    ),
+    "mean_broadcast_into_place": Bug(_broadcast_mean, (_M,), "arg0", True),
+    "bias_grad_broadcast_not_summed": Bug(
+        _bias_summed_over_all_axes, (_M, _BIAS), "arg1", True, right="arg0"
+    ),
+    # check_grads draws a cotangent for every output: the symbolic-zero path never runs
+    "one_output_path_only": Bug(_symbolic_zero_path, (_X,), "arg0", False, note="output 0 alone"),
+    "order2_detached_residual": Bug(_detached_residual, (_X,), "arg0", True, order=2),
+    "order2_wrong_rule_inside_backward": Bug(_nested_wrong_rule, (_X,), "arg0", True, order=2),
+    # in float64 check_grads' random-direction JVP sees it too, but cannot say where
+    "fwd_one_element_1pct_off": Bug(
+        _fwd_one_element_off, (_X,), "arg0", True, modes=("fwd",), element=(3,)
+    ),
 }
 
 
-def _check_grads_raises(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
+def _check_grads_raises(
+    fn: Callable[..., Any], args: tuple[Any, ...], order: int = 1, modes: tuple[str, ...] = ("rev",)
+) -> bool:
     with jax.enable_x64(True):
         try:
-            check_grads(fn, tuple(jnp.asarray(a) for a in args), order=1, modes=("rev",))
+            check_grads(fn, tuple(jnp.asarray(a) for a in args), order=order, modes=modes)
         except AssertionError:
             return True
     return False
@@ -114,20 +231,27 @@ def _check_grads_raises(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
 
 @pytest.mark.parametrize("name", sorted(BUGS))
 def test_bug_bank_caught_and_localized_check_grads_recorded(name: str) -> None:
-    factory, args, wrong, check_grads_raised = BUGS[name]
-    fn = factory()
-    rep = tr.jax.check_function(fn, *(jnp.asarray(a) for a in args))
+    bug = BUGS[name]
+    fn = bug.factory()
+    args = tuple(jnp.asarray(a) for a in bug.args)
+    rep = tr.jax.check_function(fn, *args, order=bug.order, modes=bug.modes)
     assert rep.verdict == "wrong", str(rep)
     verdicts = {n: p.verdict for n, p in rep.params.items()}
-    assert verdicts[wrong] == "wrong", verdicts
-    if name == "one_element_1pct_off":
-        assert rep.params["arg0"].worst_index == (3,)
-    if name in {"missing_term", "transposed_cotangent"}:
-        assert verdicts["arg1"] == "ok", verdicts  # the right arg is named, the other cleared
-    assert _check_grads_raises(fn, args) is check_grads_raised
+    assert verdicts[bug.wrong] == "wrong", verdicts
+    assert rep.params[bug.wrong].hint, str(rep)  # the core says how
+    if bug.element is not None:
+        assert rep.params[bug.wrong].worst_index == bug.element
+    if bug.right is not None:
+        assert verdicts[bug.right] == "ok", verdicts  # the right arg is named, the other cleared
+    if bug.note is not None:
+        assert bug.note in rep.notes[0], rep.notes
+    if bug.order == 2:  # a second-order bug: the first derivatives are right
+        assert tr.jax.check_function(fn, *args, modes=bug.modes).verdict == "ok"
+        assert "VJP of the VJP: wrong" in rep.notes[0], rep.notes
+    assert _check_grads_raises(fn, bug.args, bug.order, bug.modes) is bug.check_grads_raised
 
 
-def _correct_rules() -> list[tuple[Callable[..., Any], tuple[Any, ...]]]:
+def _correct_rules() -> list[tuple[Callable[..., Any], tuple[Any, ...], tuple[str, ...]]]:
     @jax.custom_vjp
     def mm(a: Any, b: Any) -> Any:
         return a @ b
@@ -143,14 +267,62 @@ def _correct_rules() -> list[tuple[Callable[..., Any], tuple[Any, ...]]]:
         (x,), (t,) = primals, tangents
         return jnp.exp(x) * x, jnp.exp(x) * (1 + x) * t
 
-    return [(mm, (_A, _B)), (xexp, (_X,))]
+    @jax.custom_vjp
+    def sincos(x: Any) -> Any:  # every symbolic-zero path right
+        return jnp.sin(x), jnp.cos(x)
+
+    def bwd(x: Any, g: Any) -> Any:
+        gs, gc = g
+        ds = 0.0 if isinstance(gs, SymbolicZero) else gs * jnp.cos(x)
+        dc = 0.0 if isinstance(gc, SymbolicZero) else -gc * jnp.sin(x)
+        return (ds + dc,)
+
+    sincos.defvjp(
+        lambda x: ((jnp.sin(x.value), jnp.cos(x.value)), x.value), bwd, symbolic_zeros=True
+    )
+
+    def tanh32(x: Any, w: Any) -> Any:  # float32 inside, a pytree of outputs
+        h = jnp.tanh(x.astype(jnp.float32) * w.astype(jnp.float32))
+        return {"h": h, "sq": h**2}
+
+    both = ("fwd", "rev")
+    return [
+        (mm, (_A, _B), ("rev",)),
+        (xexp, (_X,), both),
+        (sincos, (_X,), ("rev",)),
+        (tanh32, (_X.astype(np.float32), _Y.astype(np.float32)), both),
+    ]
 
 
-def test_correct_rules_pass() -> None:
-    for fn, args in _correct_rules():
-        rep = tr.jax.check_function(fn, *(jnp.asarray(a) for a in args))
-        assert rep.verdict == "ok", str(rep)
-        assert not _check_grads_raises(fn, args)
+@pytest.mark.parametrize("case", range(4))
+def test_correct_rules_pass_every_order_and_mode(case: int) -> None:
+    fn, args, modes = _correct_rules()[case]
+    rep = tr.jax.check_function(fn, *(jnp.asarray(a) for a in args), order=2, modes=modes)
+    assert rep.verdict == "ok", str(rep)
+    checks = 2 * len(modes) if len(modes) == 1 else 6
+    assert rep.notes[0].count(": ok") == checks, rep.notes[0]  # every check ran and passed
+    assert not _check_grads_raises(fn, args, 2, modes)
+
+
+def test_forward_gradient_equals_an_independent_one() -> None:
+    fn = _correct_rules()[1][0]  # x exp(x) with its custom_jvp
+    rep = tr.jax.check_function(fn, jnp.asarray(_X), modes=("fwd",), rng=3)
+    res = rep.params["arg0"]
+    # the checked scalar is <R, f(x)>, so d/dx_i = R_i (1 + x_i) exp(x_i), R from the same rng
+    r = np.random.default_rng(3).standard_normal(_X.shape)
+    x = np.asarray(jnp.asarray(_X), np.float64)  # the values checked (float32 without x64)
+    expected = r * (1 + x) * np.exp(x)
+    assert res.analytic == pytest.approx(expected[res.worst_index], rel=1e-12)
+
+
+def test_fwd_mode_of_a_custom_vjp_and_bad_options_are_explained() -> None:
+    with pytest.raises(TypeError, match="modes: .*'fwd'.*custom_vjp.*modes=\\('rev',\\)"):
+        tr.jax.check_function(_wrong_factor(), jnp.asarray(_X), modes=("fwd",))
+    with pytest.raises(ValueError, match="modes: expected a tuple of 'rev' and/or 'fwd'"):
+        tr.jax.check_function(jnp.sin, jnp.asarray(_X), modes=("reverse",))
+    with pytest.raises(ValueError, match="order: expected an int >= 1"):
+        tr.jax.check_function(jnp.sin, jnp.asarray(_X), order=0)
+    assert tr.jax.check_function(jnp.sin, jnp.asarray(_X), modes="fwd").passed
 
 
 def test_non_array_args_pass_through() -> None:
@@ -279,6 +451,146 @@ def test_x64_setting_restored(before: bool) -> None:
         assert _x64() is before
     finally:
         jax.config.update("jax_enable_x64", False)
+
+
+# ------------------------------------------------------- Flax NNX and Equinox-style modules
+
+
+def _leaf_bits(tree: Any) -> list[np.ndarray]:
+    """Every leaf's bits (PRNG keys by their key data), to compare before and after."""
+    out = []
+    for leaf in jax.tree_util.tree_leaves(tree):
+        if jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            leaf = jax.random.key_data(leaf)
+        out.append(np.array(leaf))
+    return out
+
+
+def _nnx_model() -> Any:
+    nnx = pytest.importorskip("flax.nnx")
+
+    class MLP(nnx.Module):
+        def __init__(self, rngs: Any) -> None:
+            self.layers = nnx.List([nnx.Linear(3, 5, rngs=rngs), nnx.Linear(5, 2, rngs=rngs)])
+            self.bn = nnx.BatchNorm(5, rngs=rngs)
+            self.drop = nnx.Dropout(0.3, rngs=rngs)
+
+        def __call__(self, x: Any) -> Any:
+            return self.layers[1](self.drop(self.bn(jnp.tanh(self.layers[0](x)))))
+
+    return MLP(nnx.Rngs(0, dropout=1))
+
+
+def test_nnx_module_as_params_named_by_state_paths_and_never_touched() -> None:
+    nnx = pytest.importorskip("flax.nnx")
+    model = _nnx_model()
+    model.eval()  # dropout off, batch norm on its running statistics
+    before = _leaf_bits(nnx.state(model))
+    rep = tr.jax.gradcheck(lambda m: jnp.mean((m(_XB) - 1.0) ** 2), model)
+    assert rep.verdict == "ok", str(rep)
+    assert set(rep.params) == {
+        "layers/0/kernel",
+        "layers/0/bias",
+        "layers/1/kernel",
+        "layers/1/bias",
+        "bn/scale",
+        "bn/bias",
+    }  # nnx.Param only: batch statistics and RNG state are not parameters
+    for a, b in zip(before, _leaf_bits(nnx.state(model)), strict=True):
+        np.testing.assert_array_equal(a, b)  # values, RNG key and count bit-identical
+    assert model.layers[0].kernel[...].dtype == jnp.float32
+    # oracle: the same cost written out by hand from the model's arrays
+    p = {
+        k: np.asarray(v, np.float64)
+        for k, v in [
+            ("k0", model.layers[0].kernel[...]),
+            ("b0", model.layers[0].bias[...]),
+            ("k1", model.layers[1].kernel[...]),
+            ("b1", model.layers[1].bias[...]),
+            ("s", model.bn.scale[...]),
+            ("c", model.bn.bias[...]),
+            ("mu", model.bn.mean[...]),
+            ("var", model.bn.var[...]),
+        ]
+    }
+
+    def by_hand(k0: Any) -> Any:
+        h = jnp.tanh(_XB @ k0 + p["b0"])
+        h = (h - p["mu"]) / jnp.sqrt(p["var"] + model.bn.epsilon) * p["s"] + p["c"]
+        return jnp.mean((h @ p["k1"] + p["b1"] - 1.0) ** 2)
+
+    with jax.enable_x64(True):
+        oracle = np.asarray(jax.grad(by_hand)(jnp.asarray(p["k0"])))
+    res = rep.params["layers/0/kernel"]
+    assert res.analytic == pytest.approx(float(oracle[res.worst_index]), rel=1e-9)
+
+
+def test_nnx_state_and_param_wrappers_and_a_wrong_rule_inside_a_model() -> None:
+    nnx = pytest.importorskip("flax.nnx")
+    model = _nnx_model()
+    model.eval()  # in train mode batch norm would write float64 statistics into float32 ones
+    graphdef, _, rest = nnx.split(model, nnx.Param, ...)
+
+    def loss(st: Any) -> Any:
+        return jnp.mean(nnx.merge(graphdef, st, rest, copy=True)(_XB) ** 2)
+
+    rep = tr.jax.gradcheck(loss, nnx.state(model, nnx.Param))
+    assert rep.passed and "layers/1/kernel" in rep.params, str(rep)
+    wrapped = {"w": nnx.Param(jnp.ones(3)), "step": 7}
+    rep = tr.jax.gradcheck(lambda d: jnp.sum(d["w"][...] ** 3) * d["step"], wrapped)
+    assert rep.passed and list(rep.params) == ["w"]
+    cube = _wrong_factor()  # a wrong custom_vjp inside an nnx model is found and named
+    rep = tr.jax.gradcheck(lambda m: jnp.mean(cube(m.layers[0](_XB))), model)
+    assert rep.params["layers/0/kernel"].verdict == "wrong"
+    assert rep.params["layers/1/kernel"].verdict == "ok"  # unused by this loss: gradient 0
+
+
+@dataclasses.dataclass
+class _EqxLinear:  # an Equinox-style module: array fields are leaves, the rest static
+    weight: Any
+    bias: Any
+    key: Any  # a PRNG key leaf: passed through, not checked
+    n_calls: int  # a non-array leaf
+    activation: Callable[[Any], Any] = dataclasses.field(metadata={"static": True})
+
+    def __call__(self, x: Any) -> Any:
+        return self.activation(x @ self.weight.T + self.bias)
+
+
+jax.tree_util.register_dataclass(
+    _EqxLinear, data_fields=["weight", "bias", "key", "n_calls"], meta_fields=["activation"]
+)
+
+
+def test_equinox_style_module_checked_and_keys_untouched() -> None:
+    key = jax.random.key(4)
+    key_bits = np.asarray(jax.random.key_data(key)).copy()
+    r = np.random.default_rng(5)
+    layer = _EqxLinear(
+        jnp.asarray(r.standard_normal((2, 3)), jnp.float32),
+        jnp.zeros(2, jnp.float32),
+        key,
+        3,
+        jnp.tanh,
+    )
+    stack = [
+        layer,
+        _EqxLinear(jnp.asarray(r.standard_normal((1, 2))), jnp.ones(1), key, 0, jax.nn.softplus),
+    ]
+
+    def loss(model: list[_EqxLinear]) -> Any:
+        noise = jax.random.normal(model[0].key, (6, 3)) * 0.1  # a fixed key: deterministic
+        h = _XB + noise
+        for lyr in model:
+            h = lyr(h)
+        return jnp.mean(h**2) * model[0].n_calls
+
+    rep = tr.jax.gradcheck(loss, stack)
+    assert rep.verdict == "ok", str(rep)
+    assert list(rep.params) == ["0/weight", "0/bias", "1/weight", "1/bias"]
+    assert any("0/key" in n and "not checked" in n for n in rep.notes), rep.notes
+    np.testing.assert_array_equal(np.asarray(jax.random.key_data(key)), key_bits)
+    assert layer.weight.dtype == jnp.float32 and layer.n_calls == 3
 
 
 # ---------------------------------------------------------------------------- nondeterminism

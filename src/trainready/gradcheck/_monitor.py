@@ -21,7 +21,7 @@ from ._report import GradcheckReport
 
 __all__ = ["GradientMonitor", "check_terms", "summarize_checks"]
 
-CheckFn = Callable[[], GradcheckReport]
+CheckFn = Callable[..., GradcheckReport]
 
 
 @dataclass
@@ -31,10 +31,14 @@ class GradientMonitor:
     Use it as ``MLP.fit``'s callback (it reads ``info.epoch``), or call ``monitor(epoch)`` from
     any loop; epoch 0 (before training) is run by :meth:`start`. Each epoch is checked at most
     once (``start()`` then ``monitor(0)`` checks epoch 0 once). It never stops training. For a
-    PyTorch loop use :func:`trainready.torch.gradient_monitor` (it counts steps).
+    PyTorch loop use :func:`trainready.torch.gradient_monitor` (it counts steps). Arguments
+    after the epoch go to ``check``: ``monitor(step, params)`` calls ``check(params)``, for loops
+    whose parameters are values, not objects the check can read (JAX:
+    :func:`trainready.jax.gradient_monitor`).
 
     Attributes:
-        check: ``check() -> GradcheckReport`` at the current parameters.
+        check: ``check(*args) -> GradcheckReport`` at the current parameters (``args``: what
+            the loop passed after the epoch, usually nothing).
         at: epochs (or steps) at which to check.
         reports: ``(epoch, report)`` in the order they ran.
         unit: ``"epoch"`` or ``"step"``, the word the summary uses.
@@ -100,25 +104,25 @@ class GradientMonitor:
         monitor: GradientMonitor = adapter.gradient_monitor(loss_fn, module, at, **options)
         return monitor
 
-    def start(self) -> GradientMonitor:
+    def start(self, *args: Any) -> GradientMonitor:
         """Run the check before training (0) if 0 is in ``at``; returns self."""
         if 0 in self.at:
-            self(0)
+            self(0, *args)
         return self
 
-    def run(self, epoch: int) -> GradcheckReport:
-        """Check now and record the report under ``epoch``."""
-        report = self.check()
+    def run(self, epoch: int, *args: Any) -> GradcheckReport:
+        """Check now (``check(*args)``) and record the report under ``epoch``."""
+        report = self.check(*args)
         self.reports.append((int(epoch), report))
         return report
 
-    def __call__(self, info: Any) -> bool:
+    def __call__(self, info: Any, *args: Any) -> bool:
         """Callback: ``info`` is an epoch (step) number or has ``.epoch``. Returns False (go on).
 
-        Checks when ``info`` is in ``at`` and was not checked yet."""
+        Checks (``check(*args)``) when ``info`` is in ``at`` and was not checked yet."""
         epoch = int(getattr(info, "epoch", info))
         if epoch in self.at and all(e != epoch for e, _ in self.reports):
-            self.run(epoch)
+            self.run(epoch, *args)
         return False
 
     @property

@@ -33,6 +33,7 @@ from ._gradcheck import check_function, gradcheck  # noqa: E402
 from ._init import init_  # noqa: E402
 from ._loss_choice import pick_loss  # noqa: E402
 from ._lsuv import lsuv_  # noqa: E402
+from ._monitor import gradient_monitor  # noqa: E402
 from ._record import record  # noqa: E402
 from ._tree import leaf_name  # noqa: E402
 
@@ -41,6 +42,7 @@ __all__ = [
     "check_function",
     "diagnose",
     "gradcheck",
+    "gradient_monitor",
     "init_",
     "leaf_name",
     "lsuv_",

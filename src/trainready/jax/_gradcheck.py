@@ -1,48 +1,28 @@
-"""Gradient checks of JAX code: ``jax.grad``/``jax.vjp`` against the NumPy core's differences.
+"""Gradient checks of JAX code: ``jax.grad``/``jax.vjp``/``jax.jvp`` against the core's differences.
 
-The analytic side is one ``jax.grad`` (or ``jax.vjp``) call, so ``custom_vjp``/``custom_jvp``
-rules are checked through the rule the user wrote; every number of the comparison (steps, noise,
-verdicts, hints, kinks) comes from :func:`trainready.gradcheck`. 64-bit types are enabled for the
-check only (``jax.enable_x64(True)``, a context manager); the user's setting is left as it was.
+The analytic side is JAX's own derivative, so ``custom_vjp``/``custom_jvp`` rules are checked
+through the rule the user wrote; every number of the comparison (steps, noise, verdicts, hints,
+kinks) comes from :func:`trainready.gradcheck`. 64-bit types are enabled for the check only
+(``jax.enable_x64(True)``, a context manager); the user's setting is left as it was.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import jax
 import numpy as np
 
 from .._rng import as_generator
-from ..errors import NondeterministicLossError
+from .._validation import check_int, describe, invalid
 from ..gradcheck import GradcheckReport
-from ..gradcheck import gradcheck as _numpy_gradcheck
-from ._tree import is_floating_leaf, leaf_name, to_float64, to_jax
+from ._outputs import AD, Target, check_all, combine, run_core
+from ._tree import Flat, is_floating_leaf, nnx_module, skipped_note, to_float64, to_jax
 
 Mode = Literal["auto", "full", "sample", "probe"]
-
-_KEY_FIX = (
-    "make the loss a pure function of params: pass a fixed PRNG key (e.g. jax.random.key(0)) "
-    "instead of splitting a key it closes over on every call, or switch dropout off"
-)
-
-
-def _run_core(
-    loss: Callable[[dict[str, Any]], float],
-    named: dict[str, np.ndarray],
-    grads: dict[str, np.ndarray],
-    options: dict[str, Any],
-    what: str,
-) -> GradcheckReport:
-    try:
-        return _numpy_gradcheck(loss, named, grads, **options)
-    except NondeterministicLossError as exc:
-        raise NondeterministicLossError(
-            f"{what}: expected the same value from two calls at the same parameters, got "
-            f"different values ({exc}); {_KEY_FIX}"
-        ) from exc
+ProgressFn = Callable[[int, int], None]
 
 
 def _float32_note(dtypes: dict[str, Any]) -> tuple[str, ...]:
@@ -56,6 +36,24 @@ def _float32_note(dtypes: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
+def _as_float64(tree: Any) -> Any:
+    """A copy of ``tree`` with every floating leaf float64 (inside ``enable_x64``)."""
+    return jax.tree_util.tree_map(lambda a: to_jax(a) if is_floating_leaf(a) else a, tree)
+
+
+def _module_target(loss_fn: Callable[[Any], Any], model: Any) -> tuple[Callable[[Any], Any], Any]:
+    """An ``nnx.Module``: its ``nnx.Param`` state is checked; ``loss_fn`` gets a fresh model
+    (``nnx.merge(..., copy=True)``) each call, so the user's model is never touched."""
+    nnx = nnx_module()
+    graphdef, state, rest = nnx.split(model, nnx.Param, ...)
+    rest64 = _as_float64(rest)  # batch statistics float64 too, as torch's buffers
+
+    def on_state(st: Any) -> Any:
+        return loss_fn(nnx.merge(graphdef, st, rest64, copy=True))
+
+    return on_state, state
+
+
 def gradcheck(
     loss_fn: Callable[[Any], Any],
     params: Any,
@@ -65,28 +63,34 @@ def gradcheck(
     rng: np.random.Generator | int | None = 0,
     samples: int = 10,
     probes: int = 3,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressFn | None = None,
 ) -> GradcheckReport:
     """Check ``jax.grad(loss_fn)(params)`` against numeric differences of ``loss_fn``.
 
     Args:
         loss_fn: ``loss_fn(params) -> scalar``, a pure function (``jax.jit``-ed is fine).
-        params: any pytree of floating arrays (dicts, lists, tuples, nested). Leaves are named
-            by their path, e.g. ``"Dense_0/kernel"`` or ``"layers/0/w"`` (``"x"`` for a bare
-            array). Never modified; float32 leaves are checked in float64 (a note says so).
+        params: any pytree (dicts, lists, tuples, Flax ``nnx.State``, a registered dataclass
+            such as an Equinox-style module) or a Flax ``nnx.Module``. Floating array leaves
+            are checked, named by their path: ``"Dense_0/kernel"``, ``"layers/0/w"``, ``"x"``
+            for a bare array (an ``nnx.Param`` by where it sits, ``"layers/0/kernel"``). Other
+            leaves (ints, bools, PRNG keys, static fields) are passed through unchanged and
+            not checked (a note lists them). For an ``nnx.Module`` its ``nnx.Param`` state is
+            checked and ``loss_fn(model)`` receives a fresh copy made with ``nnx.merge`` (the
+            other state, e.g. batch statistics, in float64 too). Never modified; float32 leaves
+            are checked in float64 (a note says so).
         mode, eps, rng, samples, probes, progress: as in :func:`trainready.gradcheck`.
 
     Returns:
         A :class:`trainready.GradcheckReport` keyed by the leaf names.
 
     Raises:
-        TypeError: a leaf is not a floating array, or ``loss_fn`` is not callable.
+        TypeError: no floating array leaf, or ``loss_fn`` is not callable.
         NondeterministicLossError: ``loss_fn`` gives two values at the same parameters.
 
     Example:
         >>> import jax.numpy as jnp, trainready as tr
         >>> rep = tr.jax.gradcheck(lambda p: jnp.sum(jnp.tanh(p["layers"][0]["w"])),
-        ...                        {"layers": [{"w": jnp.ones((2, 3))}]})
+        ...                        {"layers": [{"w": jnp.ones((2, 3))}], "n": 3})
         >>> rep.verdict, list(rep.params)
         ('ok', ['layers/0/w'])
     """
@@ -95,66 +99,107 @@ def gradcheck(
             f"loss_fn: expected a callable loss_fn(params) -> scalar, got "
             f"{type(loss_fn).__name__}; pass a function of the params pytree"
         )
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(params)
-    if not leaves:
-        raise ValueError(
-            "params: expected a pytree with at least one floating array leaf, got none; "
-            "pass the arrays to check (e.g. {'w': jnp.ones(3)})"
-        )
-    names: list[str] = []
-    for path, leaf in leaves:
-        name = leaf_name(path) or "x"
-        if not is_floating_leaf(leaf):
-            raise TypeError(
-                f"params: expected floating array leaves, got {type(leaf).__name__} "
-                f"(dtype {getattr(leaf, 'dtype', None)}) at {name!r}; pass only the arrays "
-                "to check and close over the rest in loss_fn"
-            )
-        names.append(name)
-    named = {n: to_float64(leaf) for n, (_, leaf) in zip(names, leaves, strict=True)}
-    dtypes = {n: np.asarray(leaf).dtype for n, (_, leaf) in zip(names, leaves, strict=True)}
-
-    def rebuild(values: dict[str, np.ndarray]) -> Any:
-        return jax.tree_util.tree_unflatten(treedef, [to_jax(values[n]) for n in names])
-
-    def loss(values: dict[str, np.ndarray]) -> float:
-        return float(loss_fn(rebuild(values)))
-
-    options = dict(mode=mode, eps=eps, rng=rng, samples=samples, probes=probes, progress=progress)
+    nnx = nnx_module()
     with jax.enable_x64(True):
-        grad_tree = jax.grad(loss_fn)(rebuild(named))
-        grad_leaves = jax.tree_util.tree_leaves(grad_tree)  # the same structure as params
+        if nnx is not None and isinstance(params, nnx.Module):
+            loss_fn, params = _module_target(loss_fn, params)
+        flat = Flat.of(params)
+        if not flat.leaves:
+            raise ValueError(
+                "params: expected a pytree with at least one floating array leaf, got none; "
+                "pass the arrays to check (e.g. {'w': jnp.ones(3)})"
+            )
+        if not flat.slots:
+            leaf = flat.leaves[0]
+            raise TypeError(
+                f"params: expected floating array leaves to check, got only other leaves, "
+                f"e.g. {type(leaf).__name__} (dtype {getattr(leaf, 'dtype', None)}) at "
+                f"{flat.names[0]!r}; pass the float arrays to check and close over the rest "
+                "in loss_fn"
+            )
+        names = flat.checked
+        named = {n: to_float64(v) for n, v in zip(names, flat.values(), strict=True)}
+        dtypes = {n: np.asarray(v).dtype for n, v in zip(names, flat.values(), strict=True)}
+
+        def rebuild(values: dict[str, np.ndarray]) -> Any:
+            return flat.rebuild([to_jax(values[n]) for n in names])
+
+        def on_leaves(leaves: list[Any]) -> Any:
+            return loss_fn(flat.rebuild(leaves))
+
+        def loss(values: dict[str, np.ndarray]) -> Any:
+            value = np.asarray(loss_fn(rebuild(values)))  # a float32 loss keeps its type
+            return float(value) if value.dtype == np.float64 else value
+
+        options = dict(
+            mode=mode, eps=eps, rng=rng, samples=samples, probes=probes, progress=progress
+        )
+        grad_leaves = jax.grad(on_leaves)([to_jax(named[n]) for n in names])
         grads = {n: to_float64(g) for n, g in zip(names, grad_leaves, strict=True)}
-        report = _run_core(loss, named, grads, options, "loss_fn")
-    return dataclasses.replace(report, notes=report.notes + _float32_note(dtypes))
+        report = run_core(loss, named, grads, options, "loss_fn")
+    notes = _float32_note(dtypes) + skipped_note(flat, "params")
+    return dataclasses.replace(report, notes=report.notes + notes)
+
+
+def _modes(modes: Any) -> tuple[AD, ...]:
+    if isinstance(modes, str):
+        modes = (modes,)
+    expected = "a tuple of 'rev' and/or 'fwd', such as ('rev',) or ('fwd', 'rev')"
+    if not isinstance(modes, Iterable):
+        raise invalid("modes", expected, describe(modes), "pass modes=('rev',)", kind=TypeError)
+    out = tuple(modes)
+    if not out or any(m not in ("fwd", "rev") for m in out) or len(set(out)) < len(out):
+        raise invalid("modes", expected, describe(out), "pass modes=('rev',) or ('fwd', 'rev')")
+    return out
 
 
 def check_function(
     fn: Callable[..., Any],
     *args: Any,
+    order: int = 1,
+    modes: Iterable[str] = ("rev",),
     mode: Mode = "auto",
     eps: float | None = None,
     rng: np.random.Generator | int | None = 0,
     samples: int = 10,
     probes: int = 3,
+    progress: ProgressFn | None = None,
 ) -> GradcheckReport:
-    """Check the reverse-mode derivative of ``fn`` (e.g. a ``jax.custom_vjp`` function).
+    """Check the derivatives of ``fn`` (e.g. a ``jax.custom_vjp``/``custom_jvp`` function).
 
-    The counterpart of ``jax.test_util.check_grads(fn, args, order=1, modes=("rev",))``: the
-    floating array leaves of ``args`` are checked (other arguments pass through unchanged),
-    through the scalar ``sum_k <R_k, out_k>`` over the floating output leaves with fixed
-    Gaussian ``R_k`` drawn once from ``rng``. Its gradient is ``J^T R``, computed by one
-    ``jax.vjp`` with the cotangents ``R_k``: every output is exercised and any wrong Jacobian
-    entry shows up with probability one.
+    The counterpart of ``jax.test_util.check_grads(fn, args, order, modes)``, with a verdict, a
+    location (argument and element) and a hint. The floating array leaves of ``args`` are
+    checked (other arguments pass through unchanged), through the scalar
+    ``L = sum_k <R_k, out_k>`` over the floating output leaves, with fixed Gaussian ``R_k``
+    drawn from ``rng``; :func:`trainready.gradcheck` differentiates ``L`` numerically, JAX
+    analytically:
+
+    - ``"rev"``: ``grad L = J^T R`` by one ``jax.vjp``. With several outputs, also one VJP per
+      output (the others unused, so a ``custom_vjp(symbolic_zeros=True)`` backward sees
+      symbolic zeros): a path taken only when some outputs have no gradient is checked too,
+      and a wrong one is checked alone and named in the first note (``"output c alone ..."``).
+    - ``"fwd"``: element i of ``grad L`` is ``<R, J e_i>``, a JVP along the basis vector
+      ``e_i`` (``jax.linearize`` once, ``vmap`` over the basis, as ``jax.jacfwd``), so the
+      forward rule (a ``custom_jvp``) is judged element by element with the same numerics and
+      hints as reverse mode. A single random-direction JVP (what ``check_grads`` compares)
+      could not say which element is wrong; the price is N JVPs, fine up to ~1e5 elements.
+    - ``order=2``: also the derivative as a function: ``args -> vjp(fn, *args)(R')`` (and
+      ``args -> jvp(fn, args, T')`` for ``"fwd"``) with fixed Gaussian ``R'``, ``T'``, checked
+      in every mode -- second derivatives through the user's rule, e.g. a ``custom_vjp``
+      backward whose own derivative is wrong. Higher orders recurse the same way.
 
     Args:
         fn: called as ``fn(*args)``; returns an array or a pytree of arrays.
         *args: the arguments; floating array leaves are named ``"arg0"``, ``"arg1"``, ... by
             position, with the pytree path inside an argument (``"arg1/w"``).
-        mode, eps, rng, samples, probes: as in :func:`trainready.gradcheck`.
+        order: 1 (first derivatives) or more.
+        modes: ``("rev",)`` (default), ``("fwd",)`` or ``("fwd", "rev")``.
+        mode, eps, rng, samples, probes, progress: as in :func:`trainready.gradcheck`.
 
     Returns:
-        A :class:`trainready.GradcheckReport`.
+        A :class:`trainready.GradcheckReport`: with several checks (modes, orders) the first
+        wrong one's, its first note naming it and listing every check's verdict;
+        ``evaluations`` counts the calls of all checks.
 
     Example:
         >>> import jax, jax.numpy as jnp, trainready as tr
@@ -171,52 +216,30 @@ def check_function(
             f"fn: expected a callable fn(*args), got {type(fn).__name__}; pass the function "
             "to check (e.g. a jax.custom_vjp function)"
         )
-    flat_args, args_def = jax.tree_util.tree_flatten_with_path(tuple(args))
-    slots = [i for i, (_, leaf) in enumerate(flat_args) if is_floating_leaf(leaf)]
-    if not slots:
+    order = check_int(order, "order", minimum=1, example="2")
+    ads = _modes(modes)
+    flat = Flat.of(tuple(args))
+    if not flat.slots:
         raise ValueError(
             "args: expected at least one floating array argument, got none; pass the arrays "
             "to differentiate with respect to (e.g. jnp.ones(3))"
         )
     names = []
-    for i in slots:
-        name = leaf_name(flat_args[i][0])
+    for name in flat.checked:
         head, _, rest = name.partition("/")
         names.append(f"arg{head}" + (f"/{rest}" if rest else ""))
-    named = {n: to_float64(flat_args[i][1]) for n, i in zip(names, slots, strict=True)}
-    dtypes = {n: np.asarray(flat_args[i][1]).dtype for n, i in zip(names, slots, strict=True)}
+    dtypes = {n: np.asarray(v).dtype for n, v in zip(names, flat.values(), strict=True)}
     gen = as_generator(rng)
 
     def call(checked: list[Any]) -> list[Any]:
-        leaves = [leaf for _, leaf in flat_args]
-        for i, value in zip(slots, checked, strict=True):
-            leaves[i] = value
-        out = fn(*jax.tree_util.tree_unflatten(args_def, leaves))
-        return [o for o in jax.tree_util.tree_leaves(out) if is_floating_leaf(o)]
+        out = Flat.of(fn(*flat.rebuild(checked)), root="output")
+        return out.values()
 
     with jax.enable_x64(True):
-        start = [to_jax(named[n]) for n in names]
-        outs, vjp_fn = jax.vjp(call, start)
-        if not outs:
-            raise ValueError(
-                "fn: expected at least one floating array output, got none; return the "
-                "arrays whose derivative should be checked"
-            )
-        # R_k in each output's dtype (what the VJP accepts), the same values on both sides
-        cotangents = [jax.numpy.asarray(gen.standard_normal(np.shape(o)), o.dtype) for o in outs]
-        weights = [to_float64(c) for c in cotangents]
-        (cotangent,) = vjp_fn(cotangents)
-        grads = {n: to_float64(g) for n, g in zip(names, cotangent, strict=True)}
-
-        def loss(values: dict[str, np.ndarray]) -> float:
-            results = call([to_jax(values[n]) for n in names])
-            return float(
-                sum(
-                    np.sum(w * np.asarray(o, np.float64))
-                    for w, o in zip(weights, results, strict=True)
-                )
-            )
-
-        options = dict(mode=mode, eps=eps, rng=gen, samples=samples, probes=probes)
-        report = _run_core(loss, named, grads, options, "fn")
+        x0 = [to_float64(v) for v in flat.values()]
+        labels = Flat.of(fn(*flat.rebuild([to_jax(v) for v in x0])), root="output").checked
+        target = Target(call, names, x0, labels)
+        options: dict[str, Any] = dict(mode=mode, eps=eps, rng=gen, samples=samples)
+        options.update(probes=probes, progress=progress)
+        report = combine(check_all(target, order, ads, gen, options))
     return dataclasses.replace(report, notes=report.notes + _float32_note(dtypes))
