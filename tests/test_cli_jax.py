@@ -80,3 +80,67 @@ def test_check_jax_loss_that_is_not_callable_exits_2(jax_file: Path) -> None:
     result = runner.invoke(app, ["check", f"{jax_file}:make_not_callable"])
     assert result.exit_code == 2
     assert "loss_fn is a float" in result.output and "JAX" in result.output
+
+
+# ------------------------------------------------------------------------------------ doctor
+FLAX_MODEL = textwrap.dedent(
+    """
+    import jax, numpy as np
+    from flax import nnx
+
+    X = np.random.default_rng(0).standard_normal((256, 32))
+    labels = np.random.default_rng(1).integers(0, 4, 256)
+
+    def deep(n_out):
+        rngs = nnx.Rngs(0)  # Flax's default LeCun kernels: half the variance ReLU needs
+        body = [m for _ in range(30) for m in (nnx.Linear(32, 32, rngs=rngs), jax.nn.relu)]
+        return nnx.Sequential(*body, nnx.Linear(32, n_out, rngs=rngs))
+
+    def vanishing():
+        return deep(1), X
+
+    def classes():
+        return deep(4), X, labels
+
+    def yours():
+        return deep(4), X, labels, lambda out, y: ((out - 1.0) ** 2).mean()
+
+    def healthy():
+        rngs = nnx.Rngs(0)
+        return nnx.Sequential(nnx.Linear(32, 16, rngs=rngs), jax.nn.tanh,
+                              nnx.Linear(16, 1, rngs=rngs)), X
+    """
+)
+
+
+@pytest.fixture
+def flax_file(tmp_path: Path) -> Path:
+    pytest.importorskip("flax")
+    path = tmp_path / "flax_model.py"
+    path.write_text(FLAX_MODEL)
+    return path
+
+
+def test_doctor_flax_model_finds_vanishing_with_a_verified_fix(flax_file: Path) -> None:
+    result = runner.invoke(app, ["doctor", f"{flax_file}:vanishing"])
+    assert result.exit_code == 1, result.output
+    assert "vanishing" in result.stdout and "fix (verified)" in result.stdout
+    assert "trainready.jax.init_" in result.stdout
+
+
+def test_doctor_flax_model_reads_the_loss_from_y_and_says_so(flax_file: Path) -> None:
+    result = runner.invoke(app, ["doctor", f"{flax_file}:classes"])
+    assert result.exit_code == 1, result.output
+    assert "cross-entropy: y holds integer classes" in result.stdout
+    mse = runner.invoke(app, ["doctor", f"{flax_file}:classes", "--loss", "bce"])
+    assert mse.exit_code == 2 and "y" in mse.output
+
+
+def test_doctor_flax_model_with_its_own_loss_fn_and_healthy(flax_file: Path) -> None:
+    yours = runner.invoke(app, ["doctor", f"{flax_file}:yours"])
+    assert yours.exit_code == 1, yours.output
+    assert "your loss_fn" in yours.stdout
+    both = runner.invoke(app, ["doctor", f"{flax_file}:yours", "--loss", "mse"])
+    assert both.exit_code == 2 and "drop one" in both.output
+    healthy = runner.invoke(app, ["doctor", f"{flax_file}:healthy"])
+    assert healthy.exit_code == 0, healthy.output

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ._common import UsageProblem, guard, help_text, is_torch, one_line, print_notes
-from ._loss import LOSS_OF_OUTPUT, Loss, choose_torch_loss, words
+from ._common import UsageProblem, guard, help_text, is_jax, is_torch, one_line, print_notes
+from ._loss import LOSS_OF_OUTPUT, Loss, choose_loss, words
 from ._typer import Command
 from ._user import Target, call_target, user_code
 
@@ -20,9 +20,10 @@ HELP = help_text(f"""
 Diagnose what your model does to the signal, layer by layer, and audit its inputs.
 
 FUNC takes no arguments and returns [bold](model, X)[/bold], [bold](model, X, y)[/bold] or
-[bold](model, X, y, loss_fn)[/bold]: a network (a torch.nn.Module, or trainready.nn.MLP) and a
-representative batch X of shape (n_samples, n_features). Without y the backward pass starts from a
-seeded random gradient; with y from the loss, read from y for a PyTorch model (integer classes:
+[bold](model, X, y, loss_fn)[/bold]: a network (a torch.nn.Module, a flax.nnx.Module, or
+trainready.nn.MLP) and a representative batch X of shape (n_samples, n_features). Without y the
+backward pass starts from a seeded random gradient; with y from the loss, read from y for a
+PyTorch or Flax model (integer classes:
 cross-entropy; 0/1 with one output: binary cross-entropy; other floats: mean squared error) or
 chosen with --loss, and said in the output. The doctor reports vanishing or exploding activations
 and gradients, dead ReLUs, saturated units, identical units and unnormalized inputs, each with a
@@ -51,16 +52,23 @@ class DoctorResult:
     loss_why: str | None
 
 
-def torch_diagnose(model: Any, X: Any, y: Any, loss_fn: Any, seed: int) -> Any:
-    """The one call into ``trainready.torch.diagnose`` (its call form may change at a merge)."""
+_FRAMEWORK = {"torch": "PyTorch", "jax": "Flax"}
+
+
+def adapter_diagnose(framework: str, model: Any, X: Any, y: Any, loss: Any, seed: int) -> Any:
+    """The one call into ``trainready.torch.diagnose`` or ``trainready.jax.diagnose``."""
+    diagnose: Any
     try:
-        from ..torch import diagnose
+        if framework == "torch":
+            from ..torch import diagnose
+        else:
+            from ..jax import diagnose
     except ImportError as exc:
         raise UsageProblem(
-            "diagnosing a PyTorch model needs trainready.torch.diagnose "
+            f"diagnosing a {_FRAMEWORK[framework]} model needs trainready.{framework} "
             f"({one_line(str(exc), 160)})"
         ) from None
-    return diagnose(model, X, y, loss_fn=loss_fn, rng=seed)
+    return diagnose(model, X, y, loss=loss, rng=seed)
 
 
 def _as_tensor_batch(model: Any, X: Any) -> Any:
@@ -81,8 +89,11 @@ def _as_tensor_batch(model: Any, X: Any) -> Any:
     return from_numpy(X.astype(np.float64, copy=False), like=first)
 
 
-def _run_torch(value: tuple[Any, ...], where: Target, loss: str | None, seed: int) -> DoctorResult:
-    model, X = value[0], _as_tensor_batch(value[0], value[1])
+def _run_adapter(
+    framework: str, value: tuple[Any, ...], where: Target, loss: str | None, seed: int
+) -> DoctorResult:
+    model = value[0]
+    X = _as_tensor_batch(model, value[1]) if framework == "torch" else value[1]
     y = value[2] if len(value) >= 3 else None
     fn: Any = None
     target: Any = None
@@ -93,7 +104,7 @@ def _run_torch(value: tuple[Any, ...], where: Target, loss: str | None, seed: in
             if not callable(value[3]):
                 raise UsageProblem(
                     f"{where.label}() returned (model, X, y, loss_fn) whose loss_fn is a "
-                    f"{type(value[3]).__name__}; it must be a function (output, y) -> scalar tensor"
+                    f"{type(value[3]).__name__}; it must be a function (output, y) -> scalar"
                 )
             if loss is not None:
                 raise UsageProblem(
@@ -102,13 +113,13 @@ def _run_torch(value: tuple[Any, ...], where: Target, loss: str | None, seed: in
                 )
             fn, target, name, why = value[3], y, "yours", f"your loss_fn from {where.label}()"
         elif y is not None:
-            choice = choose_torch_loss(model, X, y, loss)
+            choice = choose_loss(framework, model, X, y, loss)
             fn, target, name, why = choice.fn, choice.target, choice.name, choice.why
         elif loss is not None:
             raise UsageProblem(
                 f"--loss {loss} needs a target: return (model, X, y) from {where.label}()"
             )
-        diag = torch_diagnose(model, X, target, fn, seed)
+        diag = adapter_diagnose(framework, model, X, target, fn, seed)
     return DoctorResult(diag, getattr(diag, "audit", None), where, name, why)
 
 
@@ -118,13 +129,13 @@ def _run_numpy(value: tuple[Any, ...], where: Target, loss: str | None, seed: in
     if not all(hasattr(model, a) for a in ("params", "activations", "output")):
         raise UsageProblem(
             f"{where.label}() returned a model of type {type(model).__name__}; the doctor needs "
-            "a trainready.nn.MLP (or an object with params, activations and output) or a "
-            "torch.nn.Module"
+            "a trainready.nn.MLP (or an object with params, activations and output), a "
+            "torch.nn.Module or a flax.nnx.Module"
         )
     if len(value) == 4:
         raise UsageProblem(
             f"{where.label}() returned a loss_fn for a {type(model).__name__}: a loss_fn is for "
-            "PyTorch models; the reference network uses its output's own loss"
+            "PyTorch and Flax models; the reference network uses its output's own loss"
         )
     own = LOSS_OF_OUTPUT.get(str(model.output))
     if loss is not None and (y is None or own is None or Loss(loss) is not own):
@@ -157,7 +168,9 @@ def run_doctor(target: str, loss: str | None, seed: int) -> DoctorResult:
         )
     value = tuple(value)
     if is_torch(value[0]):
-        result = _run_torch(value, where, loss, seed)
+        result = _run_adapter("torch", value, where, loss, seed)
+    elif is_jax(value[0]):
+        result = _run_adapter("jax", value, where, loss, seed)
     else:
         result = _run_numpy(value, where, loss, seed)
     if result.audit is None:

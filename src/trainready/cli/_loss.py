@@ -1,7 +1,8 @@
 """The doctor's ``--loss`` names, and the loss of the reference network by its output.
 
-Which loss a PyTorch model gets is decided by the adapter (:mod:`trainready.torch`), from the
-target and the model's output; this module only maps its errors to the CLI's.
+Which loss a PyTorch or JAX model gets is decided by its adapter (:mod:`trainready.torch`,
+:mod:`trainready.jax`), from the target and the model's output; this module only maps its errors
+to the CLI's.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from ._common import UsageProblem
 
-__all__ = ["LOSS_OF_OUTPUT", "Loss", "choose_torch_loss", "words"]
+__all__ = ["LOSS_OF_OUTPUT", "Loss", "choose_loss", "words"]
 
 
 class Loss(StrEnum):
@@ -30,12 +31,17 @@ _WORDS = {
 }
 
 
-def choose_torch_loss(model: Any, X: Any, y: Any, requested: str | None) -> Any:
-    """:func:`trainready.torch.choose_loss`, its ValueError a usage problem (exit 2)."""
-    from ..torch import choose_loss
+def choose_loss(framework: str, model: Any, X: Any, y: Any, requested: str | None) -> Any:
+    """``trainready.torch.choose_loss`` or ``trainready.jax.choose_loss`` (``framework`` is
+    ``"torch"`` or ``"jax"``), its ValueError a usage problem (exit 2)."""
+    choose: Any
+    if framework == "torch":
+        from ..torch import choose_loss as choose
+    else:
+        from ..jax import choose_loss as choose
 
     try:
-        return choose_loss(model, X, y, requested)
+        return choose(model, X, y, requested)
     except ValueError as exc:
         raise UsageProblem(str(exc)) from None
 

@@ -31,7 +31,7 @@ require("jax", "trainready.jax")
 from ._diagnose import NNXRecorder, diagnose  # noqa: E402
 from ._gradcheck import check_function, gradcheck  # noqa: E402
 from ._init import init_  # noqa: E402
-from ._loss_choice import pick_loss  # noqa: E402
+from ._loss_choice import choose_loss, pick_loss  # noqa: E402
 from ._lsuv import lsuv_  # noqa: E402
 from ._monitor import gradient_monitor  # noqa: E402
 from ._record import record  # noqa: E402
@@ -40,6 +40,7 @@ from ._tree import leaf_name  # noqa: E402
 __all__ = [
     "NNXRecorder",
     "check_function",
+    "choose_loss",
     "diagnose",
     "gradcheck",
     "gradient_monitor",

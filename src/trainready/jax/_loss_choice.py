@@ -1,10 +1,11 @@
 """Which loss the JAX doctor's backward pass starts from: given, named, or picked from ``y``.
 
-The rule is :func:`trainready.torch.pick_loss`'s, read from the target and the shape of the
-model's output: integer classes with K >= 2 outputs -> cross-entropy; 0/1 values with one
-output -> binary cross-entropy on logits; other floats with one value per output -> mean
-squared error. Each loss is the mean over rows (over every entry for ``"bce"``/``"mse"``), as
-PyTorch's ``F.cross_entropy``, ``F.binary_cross_entropy_with_logits`` and ``F.mse_loss``.
+The rule is ``trainready.signal._loss_rule.guess_loss`` (the PyTorch adapter's too), read
+from the target and the shape of the model's output: integer classes with K >= 2 outputs ->
+cross-entropy; 0/1 values with one output -> binary cross-entropy on logits; other floats with
+one value per output -> mean squared error. Each loss is the mean over rows (over every entry
+for ``"bce"``/``"mse"``), as PyTorch's ``F.cross_entropy``,
+``F.binary_cross_entropy_with_logits`` and ``F.mse_loss``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._validation import describe, invalid
+from ..signal._loss_rule import LossChoice, guess_loss
 
-__all__ = ["LOSSES", "LossLike", "pick_loss", "resolve_loss"]
+__all__ = ["LOSSES", "LossLike", "choose_loss", "pick_loss", "resolve_loss"]
 
 LossFn = Callable[[Any, Any], Any]
 LossLike = LossFn | str | None
@@ -46,29 +48,6 @@ def _mse(out: Any, y: Any) -> Any:
 
 #: The losses a name selects (the model's output is taken as logits).
 LOSSES: dict[str, LossFn] = {"cross_entropy": _cross_entropy, "mse": _mse, "bce": _bce}
-
-
-def _binary(y: np.ndarray) -> bool:
-    return bool(y.size) and bool(np.isin(y.astype(np.float64), (0.0, 1.0)).all())
-
-
-def guess_loss(y: np.ndarray, out_shape: tuple[int, ...]) -> str | None:
-    """The loss name for targets ``y`` and an output of shape ``out_shape``, or None."""
-    k = out_shape[1] if len(out_shape) == 2 else 1
-    n_out = math.prod(out_shape)
-    rows = out_shape[0] if out_shape else 1
-    if y.dtype.kind in "iub":
-        if y.ndim == 1 and len(y) == rows and k >= 2:
-            return "cross_entropy"
-        if k == 1 and y.size == n_out and _binary(y):
-            return "bce"
-        return None
-    if y.size == n_out:
-        return "bce" if k == 1 and _binary(y) else "mse"
-    integral = bool(np.all(y == np.round(y))) if y.size else False
-    if y.ndim == 1 and len(y) == rows and k >= 2 and integral:
-        return "cross_entropy"
-    return None
 
 
 def pick_loss(out_shape: tuple[int, ...], y: np.ndarray) -> str:
@@ -146,3 +125,46 @@ def resolve_loss(loss: LossLike, out_shape: tuple[int, ...], y: np.ndarray) -> L
             kind=TypeError,
         )
     return loss
+
+
+_WHY = {
+    "cross_entropy": "cross-entropy: y holds integer classes for the output's {k} columns",
+    "bce": "binary cross-entropy on logits: y holds 0/1 for one output",
+    "mse": "mean squared error: y holds real values shaped like the output {shape}",
+}
+
+
+def choose_loss(model: Any, X: Any, y: Any, requested: str | None) -> LossChoice:
+    """Pick (or check the requested) loss for ``model(X)`` and ``y``, saying which and why.
+
+    The counterpart of :func:`trainready.torch.choose_loss` (the CLI's ``doctor --loss``):
+    the output's shape comes from one forward pass of a copy (``nnx.clone``), so the model's
+    own state (batch statistics, RNG counts) is left as it was.
+
+    Example:
+        >>> from flax import nnx
+        >>> model = nnx.Linear(2, 3, rngs=nnx.Rngs(0))
+        >>> choice = choose_loss(model, np.ones((4, 2)), [0, 2, 1, 0], None)
+        >>> choice.name, choice.why.split(":")[0]
+        ('cross_entropy', 'cross-entropy')
+    """
+    from flax import nnx
+
+    out = nnx.clone(model)(jnp.asarray(X))
+    if not isinstance(out, jax.Array):
+        raise ValueError(
+            f"the model returns {describe(out)}, not one array; return (model, X, y, loss_fn) "
+            "with loss_fn(output, y) -> scalar"
+        )
+    shape = tuple(out.shape)
+    t = np.asarray(y)
+    picked = requested if requested is not None else guess_loss(t, shape)
+    if picked is None:
+        raise ValueError(
+            f"cannot tell the loss from y ({t.dtype}, shape {t.shape}) and the output (shape "
+            f"{shape}): pass --loss cross_entropy, mse or bce, or return (model, X, y, loss_fn)"
+        )
+    fn = resolve_loss(picked, shape, t)
+    how = "chosen with --loss" if requested is not None else "read from y; --loss to choose"
+    why = _WHY[picked].format(k=shape[-1] if shape else 1, shape=shape)
+    return LossChoice(picked, fn, t, f"{why} ({how})")

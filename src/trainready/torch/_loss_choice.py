@@ -9,31 +9,16 @@ mean squared error. A name (``"cross_entropy"``, ``"mse"``, ``"bce"``) chooses; 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from .._arrays import to_numpy
+from ..signal._loss_rule import LossChoice
+from ..signal._loss_rule import guess_loss as _guess
+
 __all__ = ["LossChoice", "choose_loss", "guess_loss"]
-
-
-@dataclass(frozen=True)
-class LossChoice:
-    """The loss the backward pass starts from.
-
-    Attributes:
-        name: ``"cross_entropy"``, ``"mse"``, ``"bce"`` or ``"yours"``.
-        fn: ``fn(output, target) -> scalar tensor``.
-        target: the target, converted for ``fn`` (a tensor).
-        why: one line for the output, e.g. ``"cross-entropy: y holds integer classes 0..2"``.
-    """
-
-    name: str
-    fn: Callable[[Any, Any], Any]
-    target: Any
-    why: str
 
 
 def _ends_in_sigmoid(model: Any) -> bool:
@@ -46,20 +31,8 @@ def _is_binary(t: Any) -> bool:
 
 
 def guess_loss(t: Any, out: Any) -> str | None:
-    k = out.shape[1] if out.ndim == 2 else 1
-    n_out = out.numel()
-    if not t.is_floating_point() and not t.is_complex():
-        if t.ndim == 1 and len(t) == out.shape[0] and k >= 2:
-            return "cross_entropy"
-        if k == 1 and t.numel() == n_out and _is_binary(t):
-            return "bce"
-        return None
-    if t.numel() == n_out:
-        return "bce" if k == 1 and _is_binary(t) else "mse"
-    integral = bool(torch.all(t == torch.round(t))) if t.numel() else False
-    if t.ndim == 1 and len(t) == out.shape[0] and k >= 2 and integral:
-        return "cross_entropy"
-    return None
+    """:func:`trainready.signal.guess_loss` for a target tensor and an output tensor."""
+    return _guess(to_numpy(t), tuple(out.shape))
 
 
 def _build(loss: str, t: Any, out: Any, model: Any) -> LossChoice:
