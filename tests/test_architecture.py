@@ -158,6 +158,19 @@ def test_only_the_adapter_imports_torch() -> None:
     assert not wrong, wrong
 
 
+def test_only_the_jax_adapter_imports_jax_and_flax_and_adapters_are_independent() -> None:
+    frameworks = {"torch": {"torch"}, "jax": {"jax", "jaxlib", "flax"}}
+    wrong = [
+        f"{path.relative_to(SRC)}:{line} imports {name}"
+        for module, path in MODULES.items()
+        for name, line in _imports(module, path)
+        for adapter, roots in frameworks.items()
+        if adapter != "torch" or _layer(module) == "adapter"  # torch outside: the test above
+        if name.split(".")[0] in roots and not module.startswith(f"trainready.{adapter}")
+    ]
+    assert not wrong, wrong
+
+
 _SNIFF = re.compile(r"""hasattr\([^)]*["'](detach|numel|cpu)["']|["']torch\.float""")
 _DYNAMIC = re.compile(r"""import_module\(\s*["']trainready\.(torch|cli|report|demo)""")
 
