@@ -10,7 +10,7 @@ at N = 47 ... 1e6, over several PRNG keys (x ~ N(0, 1) from jax.random.key(s)):
   relative error trainready's check could have seen (``report.resolution``: a float32
   function limits it);
 - calls of fn (check_grads: a Python counter around it; trainready: the report's evaluations
-  plus the one VJP, since it compiles fn after 32 eager calls) and wall time per check
+  plus the one VJP, since it compiles fn after 0.1 s of eager calls) and wall time per check
   (compilation included).
 
 check_grads runs as users run it on float32 code: x64 off, order=1, modes=("rev",). Fewer keys
@@ -82,7 +82,7 @@ def run_check_grads(fn: Callable[[Any], Any], x: Any) -> tuple[bool, int, float]
 
 
 def run_trainready(fn: Callable[[Any], Any], x: Any) -> tuple[Any, int, float]:
-    # trainready compiles fn after 32 eager calls, so a Python counter would count traces:
+    # trainready compiles fn after 0.1 s of eager calls, so a Python counter counts traces:
     # the report's own count of evaluations, plus the one VJP, is the number of calls
     start = time.perf_counter()
     rep = tr.jax.check_function(fn, x)

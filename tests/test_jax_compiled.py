@@ -12,7 +12,8 @@ import jax.numpy as jnp
 
 import trainready as tr
 from trainready.errors import NondeterministicLossError
-from trainready.jax._compiled import EAGER_CALLS, Compiled
+from trainready.jax import _compiled
+from trainready.jax._compiled import Compiled
 
 
 def test_compiled_calls_equal_eager_calls_and_convert_only_what_changed() -> None:
@@ -25,7 +26,7 @@ def test_compiled_calls_equal_eager_calls_and_convert_only_what_changed() -> Non
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal(50), rng.standard_normal(50)
     with jax.enable_x64(True):
-        f = Compiled(fn, ["a", "b"], eager=3)
+        f = Compiled(fn, ["a", "b"], min_eager=3, budget=0.0)
         values = []
         for k in range(8):
             a2 = a.copy()
@@ -46,15 +47,22 @@ def test_a_function_jit_cannot_trace_stays_eager_with_the_same_values() -> None:
         return jnp.sum(xs[0] ** 2)
 
     with jax.enable_x64(True):
-        f = Compiled(fn, ["x"], eager=1)
+        f = Compiled(fn, ["x"], min_eager=1, budget=0.0)
         got = [float(f({"x": np.full(4, v)})) for v in (0.5, 0.25, -1.0)]
     assert not f.compiled
     np.testing.assert_allclose(got, [4 * np.sin(0.5), 4 * np.sin(0.25), 4.0], rtol=1e-15)
 
 
-def test_a_bug_is_still_caught_and_localized_after_compilation() -> None:
+@pytest.mark.parametrize("budget", [0.0, 1e9])  # compiled after 2 calls / always eager
+def test_a_bug_is_caught_and_localized_compiled_or_eager(
+    budget: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_compiled, "EAGER_SECONDS", budget)
+    python_calls = [0]
+
     @jax.custom_vjp
     def f(x: jax.Array) -> jax.Array:
+        python_calls[0] += 1
         return jnp.sin(x)
 
     def bwd(x: jax.Array, g: jax.Array) -> tuple[jax.Array]:
@@ -66,6 +74,10 @@ def test_a_bug_is_still_caught_and_localized_after_compilation() -> None:
     rep = tr.jax.check_function(f, x, mode="full")
     assert rep.verdict == "wrong" and rep.params["arg0"].worst_index == (70,)
     np.testing.assert_array_equal(np.asarray(x), before)
+    if budget == 0.0:  # 2 eager calls and a trace run Python; the compiled calls do not
+        assert python_calls[0] < 10 < rep.evaluations
+    else:
+        assert python_calls[0] >= rep.evaluations
 
 
 def test_a_key_split_on_every_call_is_still_refused() -> None:
@@ -76,4 +88,4 @@ def test_a_key_split_on_every_call_is_still_refused() -> None:
         return jnp.sum(w**2) + 1e-3 * jax.random.normal(sub)
 
     with pytest.raises(NondeterministicLossError, match="PRNG key"):
-        tr.jax.gradcheck(noisy, jnp.ones(3 * EAGER_CALLS), mode="full")
+        tr.jax.gradcheck(noisy, jnp.ones(100), mode="full")

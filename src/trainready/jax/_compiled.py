@@ -1,19 +1,22 @@
 """The numeric side's calls of a JAX function: eager at first, then through ``jax.jit``.
 
 A gradient check calls the function 2N + 2 times for N elements; called eagerly, each call pays
-JAX's per-operation dispatch (about 0.1 ms an op here), so a 1,000-element check of a 3-op loss
-spends 1 s where the compiled function needs 0.05 s. :class:`Compiled` calls the function
-eagerly for its first :data:`EAGER_CALLS` calls -- the core's determinism test (two calls at the
-same parameters) then sees a loss that splits a closed-over key differently on every call, which
-a trace would freeze, and a short check (probes, samples) pays no compilation -- and compiles it
-for the rest. A function ``jax.jit`` cannot trace (Python control flow on values, NumPy calls
-on arrays, a side effect that fails under tracing) stays eager, with the same results.
-Compiled and eager results may differ in the last bits (XLA fuses and reorders); that is within
-the rounding noise the core assumes for the loss's type.
+JAX's per-operation dispatch, so a 1,000-element check of a 3-op loss spends about 1 s where
+the compiled function needs a tenth of that. Compiling costs time too (0.05-0.2 s for a small
+function), more than a short check (probes, samples, a few dozen elements) spends in all.
+:class:`Compiled` therefore calls the function eagerly until the eager calls have taken
+:data:`EAGER_SECONDS` (the rent-or-buy rule: at most twice the better choice's time), and
+never before :data:`MIN_EAGER` calls -- the core's determinism test, two calls at the same
+parameters, must see a loss that splits a closed-over key differently on every call, which a
+trace would freeze. A function ``jax.jit`` cannot trace (Python control flow on values, NumPy
+calls on arrays) stays eager, with the same results. Compiled and eager results may differ in
+the last bits (XLA fuses and reorders); that is within the rounding noise the core assumes for
+the loss's type.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,16 +25,18 @@ import numpy as np
 
 from ._tree import to_jax
 
-__all__ = ["EAGER_CALLS", "Compiled"]
+__all__ = ["EAGER_SECONDS", "MIN_EAGER", "Compiled"]
 
-#: Calls made eagerly before compiling (compilation costs about as much as 30 eager calls of a
-#: small function).
-EAGER_CALLS = 32
+#: Eager time spent before compiling: about what compiling a small function costs.
+EAGER_SECONDS = 0.1
+#: Calls always made eagerly (the core's determinism test is the first two).
+MIN_EAGER = 2
 
 
 class Compiled:
-    """``fn(leaves)`` of the core's named float64 arrays: eager for the first ``eager`` calls,
-    then ``jax.jit(fn)`` if it traces.
+    """``fn(leaves)`` of the core's named float64 arrays: eager until the eager calls took
+    ``budget`` seconds (default :data:`EAGER_SECONDS`) and at least ``min_eager`` calls were
+    made, then ``jax.jit(fn)`` if it traces.
 
     Eager calls get JAX arrays, converting only the arrays that changed since the last call (an
     element check changes one element of one array; a conversion costs about 40 us). Compiled
@@ -40,19 +45,26 @@ class Compiled:
     Example:
         >>> import jax, jax.numpy as jnp
         >>> with jax.enable_x64(True):
-        ...     f = Compiled(lambda xs: jnp.sum(jnp.sin(xs[0])), ["x"], eager=1)
+        ...     f = Compiled(lambda xs: jnp.sum(jnp.sin(xs[0])), ["x"], min_eager=1, budget=0)
         ...     values = [round(float(f({"x": np.ones(3)})), 6) for _ in range(3)]
         >>> values, f.compiled
         ([2.524413, 2.524413, 2.524413], True)
     """
 
     def __init__(
-        self, fn: Callable[[list[Any]], Any], names: list[str], *, eager: int = EAGER_CALLS
+        self,
+        fn: Callable[[list[Any]], Any],
+        names: list[str],
+        *,
+        min_eager: int = MIN_EAGER,
+        budget: float | None = None,
     ) -> None:
         self._fn = fn
         self._names = names
-        self._eager = eager
+        self._min_eager = min_eager
+        self._budget = EAGER_SECONDS if budget is None else budget
         self._calls = 0
+        self._eager_seconds = 0.0
         self._jitted: Callable[..., Any] | None = None
         self._traceable = True
         self._bits: dict[str, np.ndarray] = {}
@@ -67,8 +79,15 @@ class Compiled:
         self._calls += 1
         if self._jitted is not None:
             return self._jitted([np.array(values[n], np.float64) for n in self._names])
-        if self._calls <= self._eager or not self._traceable:
-            return self._fn(self._changed(values))
+        if (
+            not self._traceable
+            or self._calls <= self._min_eager
+            or self._eager_seconds < self._budget
+        ):
+            start = time.perf_counter()
+            out = self._fn(self._changed(values))
+            self._eager_seconds += time.perf_counter() - start
+            return out
         jitted = jax.jit(self._fn)
         try:
             out = jitted([np.array(values[n], np.float64) for n in self._names])
