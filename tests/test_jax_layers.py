@@ -39,7 +39,7 @@ def test_layers_in_definition_order_with_fans() -> None:
 
 
 def test_not_a_module_is_refused_with_the_fix() -> None:
-    with pytest.raises(TypeError, match=r"model must be a flax\.nnx\.Module.*gradcheck"):
+    with pytest.raises(TypeError, match=r"(?s)^model: expected a flax\.nnx\.Module.*gradcheck"):
         find_layers({"w": jnp.ones(3)})
 
 

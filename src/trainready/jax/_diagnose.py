@@ -18,9 +18,9 @@ from flax import nnx
 
 from .._rng import RngLike
 from ..signal import Diagnosis, Fix, SignalRecord, Thresholds, examine, standardize_columns
-from ._layers import Layer
+from ._layers import Layer, model_layers
 from ._loss_choice import LossLike
-from ._record import _record, as_batch, as_targets, checked_model
+from ._record import _record, as_batch, as_targets
 
 __all__ = ["NNXRecorder", "diagnose"]
 
@@ -72,7 +72,7 @@ class NNXRecorder:
         layers: list[Layer] | None = None,
     ) -> None:
         self.model, self.X, self.y, self.loss = model, X, y, loss
-        self.layers = layers if layers is not None else checked_model(model)
+        self.layers = layers if layers is not None else model_layers(model)
         self.feature_word = "channel" if self.layers[0].kind == "conv" else "feature"
 
     @property
@@ -184,7 +184,7 @@ def diagnose(
         >>> diag.kinds()[0], diag.findings[0].verified
         ('vanishing', True)
     """
-    layers = checked_model(model)
+    layers = model_layers(model)
     x = as_batch(X)
     recorder = NNXRecorder(model, x, as_targets(y, x.shape[0]), loss, layers)
     th = thresholds or Thresholds()

@@ -21,35 +21,13 @@ from .._validation import describe, invalid, warn
 from ..errors import TrainreadyWarning
 from ..init import ACTIVATION_GAINS, InitRow, InitTable, draw_layer, fans
 from ._activations import JAX_NAMES, Found, from_sequential, from_trace, guess_input
-from ._layers import Layer, find_layers, flax_layout
+from ._layers import Layer, flax_layout, model_layers
 
-__all__ = ["SCHEMES", "check_model", "init_", "layers_with_activations", "torch_shape"]
+__all__ = ["SCHEMES", "init_", "layers_with_activations", "torch_shape"]
 
 #: Schemes accepted by :func:`init_` (those of ``trainready.torch.init_``).
 SCHEMES = ("auto", "he", "lecun", "xavier", "glorot", "orthogonal")
 _KNOWN = tuple(sorted(set(JAX_NAMES.values()) | set(ACTIVATION_GAINS)))
-
-
-def check_model(model: Any) -> list[Layer]:
-    """The model's layers; TypeError for a non-NNX model, ValueError for one without layers."""
-    if not isinstance(model, nnx.Module):
-        raise invalid(
-            "model",
-            "a flax.nnx.Module (nnx.Sequential or your nnx.Module subclass)",
-            describe(model),
-            "for a torch.nn.Module use trainready.torch; for a pure function of a params "
-            "pytree use trainready.jax.gradcheck",
-            kind=TypeError,
-        )
-    layers = find_layers(model)
-    if not layers:
-        raise invalid(
-            "model",
-            "an NNX model with nnx.Linear or nnx.Conv layers",
-            f"{type(model).__name__} with no Linear or Conv layer",
-            "pass the model that holds them",
-        )
-    return layers
 
 
 def torch_shape(layer: Layer) -> tuple[int, ...]:
@@ -165,7 +143,7 @@ def init_(
         >>> [(r.name, r.activation, r.scheme, round(r.std, 4)) for r in table][:2]
         [('layers/0', 'relu', 'he', 0.1768), ('layers/2', 'tanh', 'lecun', 0.1768)]
     """
-    layers = check_model(model)
+    layers = model_layers(model)
     if scheme not in SCHEMES:
         raise ValueError(f"scheme: unknown scheme {scheme!r}; expected one of {SCHEMES}")
     if activation is not None and not isinstance(activation, str | Mapping):

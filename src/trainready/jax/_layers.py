@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from .._validation import describe
+from .._validation import describe, invalid
 
 __all__ = [
     "LAYER_TYPES",
@@ -96,10 +96,13 @@ def find_layers(model: Any, *, what: str = "model") -> list[Layer]:
         [('layers/0', (2, 3)), ('layers/1', (3, 1))]
     """
     if not isinstance(model, nnx.Module):
-        raise TypeError(
-            f"{what} must be a flax.nnx.Module (e.g. nnx.Linear or your nnx.Module subclass), "
-            f"got {describe(model)}; for a pure function of a params pytree use "
-            "trainready.jax.gradcheck"
+        raise invalid(
+            what,
+            "a flax.nnx.Module (nnx.Sequential or your nnx.Module subclass)",
+            describe(model),
+            "for a torch.nn.Module use trainready.torch; for a pure function of a params "
+            "pytree use trainready.jax.gradcheck",
+            kind=TypeError,
         )
     found = [
         (path, node)
@@ -115,6 +118,30 @@ def find_layers(model: Any, *, what: str = "model") -> list[Layer]:
         )
         for path, node in found
     ]
+
+
+def model_layers(model: Any) -> list[Layer]:
+    """:func:`find_layers`, refusing a model without any (ValueError) or with complex weights
+    (TypeError): the one model check of ``init_``, ``lsuv_`` and ``diagnose``."""
+    layers = find_layers(model)
+    if not layers:
+        raise invalid(
+            "model",
+            "an NNX model with flax.nnx.Linear or nnx.Conv layers",
+            f"{type(model).__name__} with no Linear or Conv layer",
+            "pass the model that holds them",
+        )
+    for path, value in nnx.to_flat_state(nnx.state(model, nnx.Param)):
+        arr = value.get_value() if isinstance(value, nnx.Variable) else value
+        if jnp.iscomplexobj(arr):
+            raise invalid(
+                f"model parameter {'/'.join(map(str, path))!r}",
+                "a real floating array",
+                f"dtype {arr.dtype}",
+                "the signal statistics and initializers need real weights",
+                kind=TypeError,
+            )
+    return layers
 
 
 @contextlib.contextmanager

@@ -19,8 +19,8 @@ from .._rng import RngLike
 from .._stats import robust_std
 from .._validation import describe, invalid
 from ..init import LsuvRow, LsuvTable, run_lsuv
-from ._init import check_model, torch_shape
-from ._layers import Layer, eval_mode, flax_layout, intercept
+from ._init import torch_shape
+from ._layers import Layer, eval_mode, flax_layout, intercept, model_layers
 
 __all__ = ["LsuvRow", "LsuvTable", "NnxLayers", "as_batch", "lsuv_", "run_model"]
 
@@ -91,7 +91,7 @@ class NnxLayers:
     """
 
     def __init__(self, model: nnx.Module, batch: Any) -> None:
-        layers = check_model(model)
+        layers = model_layers(model)
         self.model, self.batch = model, batch
         self.layers = {layer.name: layer for layer in layers}
         self._first = layers[0]
@@ -220,6 +220,6 @@ def lsuv_(
         >>> table.ok and all(abs(r.variance_after - 1) < 0.1 for r in table)
         True
     """
-    layers = check_model(model)
+    layers = model_layers(model)
     view = NnxLayers(model, as_batch(X, layers[0].kernel.dtype))
     return run_lsuv(view, tol=tol, max_iter=max_iter, rng=rng, orthonormal=orthonormal)

@@ -25,33 +25,11 @@ from .._rng import RngLike, as_generator
 from .._stats import moments
 from .._validation import describe, invalid
 from ..signal import LayerStats, SignalRecord, probe_gradient
-from ._layers import Layer, find_layers, torch_layout
+from ._layers import Layer, model_layers, torch_layout
 from ._loss_choice import LossLike, resolve_loss
 from ._trace import Traced, trace
 
-__all__ = ["as_batch", "as_targets", "checked_model", "record", "trace"]
-
-
-def checked_model(model: Any) -> list[Layer]:
-    """The model's layers; TypeError for a non-NNX model or complex weights, ValueError for
-    none."""
-    layers = find_layers(model)
-    if not layers:
-        raise ValueError(
-            f"model: {type(model).__name__} has no flax.nnx.Linear or nnx.Conv layer to record; "
-            "pass the network that holds them"
-        )
-    for path, value in nnx.to_flat_state(nnx.state(model, nnx.Param)):
-        arr = value.get_value() if isinstance(value, nnx.Variable) else value
-        if jnp.iscomplexobj(arr):
-            raise invalid(
-                f"model parameter {'/'.join(map(str, path))!r}",
-                "a real floating array",
-                f"dtype {arr.dtype}",
-                "the signal statistics need real weights",
-                kind=TypeError,
-            )
-    return layers
+__all__ = ["as_batch", "as_targets", "record", "trace"]
 
 
 def as_batch(X: Any) -> np.ndarray:
@@ -131,7 +109,7 @@ def record(
         >>> [(r.name, r.activation, r.fan_out) for r in rec.layers]
         [('layers/0', 'relu', 8), ('layers/2', 'linear', 1)]
     """
-    layers = checked_model(model)
+    layers = model_layers(model)
     x = as_batch(X)
     t = as_targets(y, x.shape[0])
     return _record(model, layers, x, t, loss, rng, weight_grads=True)
