@@ -49,6 +49,12 @@ JAX_MODEL = textwrap.dedent(
 
     def make_not_callable():
         return 3.0, params
+
+    def make_nnx():
+        from flax import nnx
+        rngs = nnx.Rngs(0)
+        model = nnx.Sequential(nnx.Linear(3, 4, rngs=rngs), jnp.tanh, nnx.Linear(4, 1, rngs=rngs))
+        return (lambda m: jnp.mean((m(X)[:, 0] - y) ** 2)), model
     """
 )
 
@@ -74,6 +80,14 @@ def test_check_jax_wrong_custom_vjp_exits_1_and_names_the_leaves(jax_file: Path)
     # the doubled tanh backward reaches the first layer's kernel and bias, not the output's
     assert "WRONG" in rows["dense/kernel"] and "WRONG" in rows["dense/bias"]
     assert "WRONG" not in rows["out/kernel"]
+
+
+def test_check_an_nnx_module_names_its_params_by_path(jax_file: Path) -> None:
+    pytest.importorskip("flax")
+    result = runner.invoke(app, ["check", f"{jax_file}:make_nnx"])
+    assert result.exit_code == 0, result.output
+    for name in ("layers/0/kernel", "layers/0/bias", "layers/2/kernel", "layers/2/bias"):
+        assert name in result.stdout
 
 
 def test_check_jax_loss_that_is_not_callable_exits_2(jax_file: Path) -> None:
