@@ -637,3 +637,19 @@ def test_import_trainready_imports_no_jax() -> None:
     code = "import sys, trainready; print('jax' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_nan_outputs_are_left_out_and_a_wrong_rule_is_still_caught() -> None:
+    """As the torch adapter: log of a negative element is not a wrong derivative."""
+    x = jnp.array([-1.0, 0.5, 2.0, 3.0])
+    rep = tr.jax.check_function(jnp.log, x)
+    assert rep.verdict == "ok"
+    assert "1 output element(s) are NaN or inf at the given inputs" in rep.notes[0]
+
+    @jax.custom_vjp
+    def log(v: jax.Array) -> jax.Array:
+        return jnp.log(v)
+
+    log.defvjp(lambda v: (jnp.log(v), v), lambda v, g: (g / v * jnp.where(v > 2.5, 1.01, 1.0),))
+    bad = tr.jax.check_function(log, x, mode="full")
+    assert bad.verdict == "wrong" and bad.params["arg0"].worst_index == (3,)

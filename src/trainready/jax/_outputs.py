@@ -74,8 +74,22 @@ class Target:
 
 
 def _weights(outs: Leaves, gen: np.random.Generator) -> list[np.ndarray]:
-    """Gaussian R_k, rounded to each output's dtype (what a VJP accepts), as float64."""
-    return [to_float64(jnp.asarray(gen.standard_normal(np.shape(o)), o.dtype)) for o in outs]
+    """Gaussian R_k, rounded to each output's dtype (what a VJP accepts), as float64; 0 where
+    the output is NaN or inf at the given inputs (left out of the check, as torch's adapter
+    does: ``log`` of a negative element is not a wrong derivative)."""
+    weights = []
+    for o in outs:
+        w = to_float64(jnp.asarray(gen.standard_normal(np.shape(o)), o.dtype))
+        w[~np.isfinite(np.asarray(o, np.float64))] = 0.0
+        weights.append(w)
+    return weights
+
+
+def _nonfinite_note(outs: Leaves) -> tuple[str, ...]:
+    bad = sum(int(np.count_nonzero(~np.isfinite(np.asarray(o, np.float64)))) for o in outs)
+    if not bad:
+        return ()
+    return (f"{bad} output element(s) are NaN or inf at the given inputs: left out of the check",)
 
 
 def rev_grads(fn: Fn, x: Leaves, weights: list[np.ndarray], only: int | None = None) -> Leaves:
@@ -136,7 +150,7 @@ def _core_check(
         outs = numeric_side(values)
         total = float(
             sum(
-                np.sum(w * np.asarray(o, np.float64))
+                np.sum(w * np.asarray(o, np.float64), where=w != 0)  # NaN outputs left out
                 for k, (w, o) in enumerate(zip(weights, outs, strict=True))
                 if only is None or k == only
             )
@@ -171,8 +185,9 @@ def check_target(
         raise
     together = _core_check(target, weights, grads, options)
     if ad == "rev" and len(outs) > 1:
-        return check_each_output(target, x, weights, grads, together, options)
-    return together
+        together = check_each_output(target, x, weights, grads, together, options)
+    note = _nonfinite_note(outs)
+    return dataclasses.replace(together, notes=together.notes + note) if note else together
 
 
 def check_each_output(
