@@ -110,12 +110,18 @@ def trace(model: nnx.Module, x: np.ndarray) -> Traced:
     flat, treedef = jax.tree_util.tree_flatten_with_path(_float64(params))
     leaves = [leaf for _, leaf in flat]
     names = [leaf_name(path).removesuffix("/value") for path, _ in flat]
-    rest64 = _float64(rest)
+    # the other state (batch statistics, RNG counts) enters the trace as inputs too, so a
+    # BatchNorm in training mode may update its statistics there (on the copy, discarded)
+    rest_leaves, rest_def = jax.tree_util.tree_flatten(_float64(rest))
     calls: list[str] = []
     shapes: list[tuple[int, ...]] = []
 
-    def forward(leaves: list[Any], xin: Any, probes: list[Any] | None) -> Any:
-        m = nnx.merge(graphdef, jax.tree_util.tree_unflatten(treedef, leaves), rest64)
+    def forward(leaves: list[Any], state: list[Any], xin: Any, probes: list[Any] | None) -> Any:
+        m = nnx.merge(
+            graphdef,
+            jax.tree_util.tree_unflatten(treedef, leaves),
+            jax.tree_util.tree_unflatten(rest_def, state),
+        )
         for _, node in nnx.iter_graph(m):
             dtype = getattr(node, "dtype", None) if isinstance(node, nnx.Module) else None
             if isinstance(dtype, type | np.dtype) and jnp.issubdtype(dtype, jnp.floating):
@@ -134,16 +140,16 @@ def trace(model: nnx.Module, x: np.ndarray) -> Traced:
             return m(xin)
 
     xin = jnp.asarray(x, jnp.float64) if x.dtype.kind == "f" else jnp.asarray(x)
-    jax.eval_shape(lambda lv: forward(lv, xin, None), leaves)
+    jax.eval_shape(lambda lv, st: forward(lv, st, xin, None), leaves, rest_leaves)
     if not calls:
         raise ValueError("model: the forward pass called none of its Linear/Conv layers")
     zeros = [jnp.zeros(s, jnp.float64) for s in shapes]
-    closed, out_shape = jax.make_jaxpr(lambda lv, pr: forward(lv, xin, pr), return_shape=True)(
-        leaves, zeros
-    )
+    closed, out_shape = jax.make_jaxpr(
+        lambda lv, st, pr: forward(lv, st, xin, pr), return_shape=True
+    )(leaves, rest_leaves, zeros)
     jaxpr = closed.jaxpr
     eqns = jaxpr.eqns
-    probe_vars = jaxpr.invars[len(leaves) :]
+    probe_vars = jaxpr.invars[len(leaves) + len(rest_leaves) :]
     marks: list[int] = []
     for p in probe_vars:
         at = [i for i, e in enumerate(eqns) if any(v is p for v in e.invars)]
@@ -168,7 +174,7 @@ def trace(model: nnx.Module, x: np.ndarray) -> Traced:
     out_tree = jax.tree_util.tree_structure(out_shape)
 
     def run(leaves: list[Any], probes: list[Any]) -> tuple[Any, list[Any], list[Any]]:
-        outs = fun(*leaves, *probes)
+        outs = fun(*leaves, *rest_leaves, *probes)
         out = jax.tree_util.tree_unflatten(out_tree, outs[:n_out])
         return out, list(outs[n_out : n_out + len(zs)]), list(outs[n_out + len(zs) :])
 
