@@ -138,9 +138,26 @@ def _nn_functions() -> dict[str, Callable[..., Any]]:
     nn = jax.nn
     fns: dict[str, Callable[..., Any]] = {}
     plain = [
-        "relu", "relu6", "elu", "celu", "selu", "silu", "swish", "softplus", "soft_sign",
-        "sigmoid", "log_sigmoid", "hard_sigmoid", "hard_silu", "hard_tanh", "leaky_relu",
-        "mish", "sparse_plus", "sparse_sigmoid", "squareplus", "tanh",
+        "relu",
+        "relu6",
+        "elu",
+        "celu",
+        "selu",
+        "silu",
+        "swish",
+        "softplus",
+        "soft_sign",
+        "sigmoid",
+        "log_sigmoid",
+        "hard_sigmoid",
+        "hard_silu",
+        "hard_tanh",
+        "leaky_relu",
+        "mish",
+        "sparse_plus",
+        "sparse_sigmoid",
+        "squareplus",
+        "tanh",
     ]
     for n in plain:
         if hasattr(nn, n):
@@ -210,7 +227,11 @@ def _special() -> list[tuple[str, Callable[..., Any], Callable[[np.random.Random
         ("gamma", sp.gamma, pos),
         ("rel_entr", sp.rel_entr, two_pos),
         ("kl_div", sp.kl_div, two_pos),
-        ("multigammaln(d=2)", lambda a: sp.multigammaln(a, 2), lambda r, s: (r.uniform(1.0, 4.0, s),)),
+        (
+            "multigammaln(d=2)",
+            lambda a: sp.multigammaln(a, 2),
+            lambda r, s: (r.uniform(1.0, 4.0, s),),
+        ),
         ("polygamma(1)", lambda x: sp.polygamma(1, x), pos),
         ("zeta(q)", lambda q: sp.zeta(3.0, q), pos),
         ("gammainc", sp.gammainc, two_pos),
@@ -279,11 +300,19 @@ def _linalg() -> list[tuple[str, Callable[..., Any], Callable[[np.random.RandomS
         ("inv", la.inv, lambda r, n: (_well_conditioned(r, n),)),
         ("det", la.det, lambda r, n: (_well_conditioned(r, n),)),
         ("slogdet", lambda a: tuple(la.slogdet(a))[1], lambda r, n: (_well_conditioned(r, n),)),
-        ("slogdet(sign, logabsdet)", lambda a: tuple(la.slogdet(a)), lambda r, n: (_well_conditioned(r, n),)),
+        (
+            "slogdet(sign, logabsdet)",
+            lambda a: tuple(la.slogdet(a)),
+            lambda r, n: (_well_conditioned(r, n),),
+        ),
         ("cholesky", _sym(la.cholesky), lambda r, n: (_spd(r, n),)),
         ("eigh(w, projectors)", _sym(_eigh_vectors), lambda r, n: (_sym_distinct(r, n),)),
         ("eigvalsh", _sym(la.eigvalsh), lambda r, n: (_sym_distinct(r, n),)),
-        ("svd(s)", lambda a: la.svd(a, compute_uv=False), lambda r, n: (_well_conditioned(r, n, n + 1),)),
+        (
+            "svd(s)",
+            lambda a: la.svd(a, compute_uv=False),
+            lambda r, n: (_well_conditioned(r, n, n + 1),),
+        ),
         ("solve", la.solve, lambda r, n: (_well_conditioned(r, n), r.randn(n, 2))),
         ("qr(R, positive diagonal)", _qr_r, lambda r, n: (_well_conditioned(r, n + 1, n),)),
         ("qr(Q, R)", lambda a: tuple(la.qr(a)), lambda r, n: (_well_conditioned(r, n + 1, n),)),
@@ -320,7 +349,9 @@ def run_trainready(case: Case, **options: Any) -> tuple[str, str]:
     return rep.verdict, rep.summary()
 
 
-def iter_variants(case: Case, order2: bool) -> Iterator[tuple[str, dict[str, Any], tuple[int, tuple[str, ...]]]]:
+def iter_variants(
+    case: Case, order2: bool
+) -> Iterator[tuple[str, dict[str, Any], tuple[int, tuple[str, ...]]]]:
     """(variant, trainready options, (order, modes) for check_grads) for one case."""
     yield "rev", {}, (1, ("rev",))
     if case.fwd:
