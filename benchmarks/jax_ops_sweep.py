@@ -91,7 +91,8 @@ def main() -> None:
     seen: dict[str, list[str]] = {}
     for r in rows:
         if r["cg"] != "pass" or r["tr"] != "ok":
-            seen.setdefault(r["op"], []).append(f"{r['variant']} {r['cg']} -> {r['tr']}")
+            said = "raise" if r["tr"] == "crash" else r["tr"]
+            seen.setdefault(r["op"], []).append(f"{r['variant']} {r['cg']} -> {said}")
     for op, items in seen.items():
         tally = Counter(items)
         print(f"- {op}: " + ", ".join(f"{k} ×{n}" for k, n in tally.items()))
