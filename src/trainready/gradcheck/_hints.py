@@ -155,7 +155,10 @@ def explain(
         for j in order[:3]:
             idx = tuple(int(k) for k in np.unravel_index(int(flat_indices[j]), shape))
             ratio = analytic[j] / numeric[j] if numeric[j] != 0 else np.inf
-            off = f"{ratio:.4g} × numeric" if np.isfinite(ratio) else "numeric is 0"
+            if not np.isfinite(analytic[j]):  # a NaN/inf derivative, not a zero numeric one
+                off = f"is {float(analytic[j])}"
+            else:
+                off = f"{ratio:.4g} × numeric" if np.isfinite(ratio) else "numeric is 0"
             parts.append(f"{format_index(name, idx)} (analytic {off})")
         more = f" and {k - 3} more" if k > 3 else ""
         return (
@@ -215,7 +218,9 @@ def explain(
     spread = (
         f" (analytic/numeric from {ratios.min():.3g} to {ratios.max():.3g})" if ratios.size else ""
     )
-    return f"mismatch in {k} of {total} checked elements with no single pattern{spread}"
+    undefined = int(np.count_nonzero(mismatched & ~np.isfinite(analytic)))
+    nan = f"; the analytic value is NaN or inf at {undefined} of them" if undefined else ""
+    return f"mismatch in {k} of {total} checked elements with no single pattern{spread}{nan}"
 
 
 # A layer's own parameters, numbered by layer (W1, b1, gamma1, ...); names like input0, input1

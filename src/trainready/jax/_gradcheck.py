@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from .._rng import as_generator
@@ -141,6 +142,25 @@ def gradcheck(
     return dataclasses.replace(report, notes=report.notes + notes)
 
 
+def _real_outputs(out: Any) -> tuple[list[Any], list[str]]:
+    """The output leaves to check and their labels: the floating ones, and a complex one as its
+    real and imaginary parts (``"output.real"``, ``"output.imag"``) -- a function into C^m is
+    checked as the function into R^2m it is, differentiated through JAX's rules for
+    ``real``/``imag`` (``lax.complex``, ``jnp.fft`` of a real input, ...). Other leaves
+    (ints, bools) have no derivative and are left out."""
+    flat = Flat.of(out, root="output")
+    values: list[Any] = []
+    labels: list[str] = []
+    for leaf, name in zip(flat.leaves, flat.names, strict=True):
+        if is_floating_leaf(leaf):
+            values.append(leaf)
+            labels.append(name)
+        elif isinstance(leaf, jax.Array | np.ndarray) and jnp.iscomplexobj(leaf):
+            values += [jnp.real(leaf), jnp.imag(leaf)]
+            labels += [f"{name}.real", f"{name}.imag"]
+    return values, labels
+
+
 def _modes(modes: Any) -> tuple[AD, ...]:
     if isinstance(modes, str):
         modes = (modes,)
@@ -189,7 +209,9 @@ def check_function(
       backward whose own derivative is wrong. Higher orders recurse the same way.
 
     Args:
-        fn: called as ``fn(*args)``; returns an array or a pytree of arrays.
+        fn: called as ``fn(*args)``; returns an array or a pytree of arrays (a complex output
+            is checked as its real and imaginary parts, labelled ``"output.real"`` and
+            ``"output.imag"``).
         *args: the arguments; floating array leaves are named ``"arg0"``, ``"arg1"``, ... by
             position, with the pytree path inside an argument (``"arg1/w"``).
         order: 1 (first derivatives) or more.
@@ -232,12 +254,11 @@ def check_function(
     gen = as_generator(rng)
 
     def call(checked: list[Any]) -> list[Any]:
-        out = Flat.of(fn(*flat.rebuild(checked)), root="output")
-        return out.values()
+        return _real_outputs(fn(*flat.rebuild(checked)))[0]
 
     with jax.enable_x64(True):
         x0 = [to_float64(v) for v in flat.values()]
-        labels = Flat.of(fn(*flat.rebuild([to_jax(v) for v in x0])), root="output").checked
+        labels = _real_outputs(fn(*flat.rebuild([to_jax(v) for v in x0])))[1]
         target = Target(call, names, x0, labels)
         options: dict[str, Any] = dict(mode=mode, eps=eps, rng=gen, samples=samples)
         options.update(probes=probes, progress=progress)
