@@ -89,3 +89,20 @@ def test_a_key_split_on_every_call_is_still_refused() -> None:
 
     with pytest.raises(NondeterministicLossError, match="PRNG key"):
         tr.jax.gradcheck(noisy, jnp.ones(100), mode="full")
+
+
+def test_probe_checks_stay_eager_element_checks_may_compile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A probe check makes 30-40 calls, too few to repay compiling a large model."""
+    monkeypatch.setattr(_compiled, "EAGER_SECONDS", 0.0)
+    calls = [0]
+
+    def loss(w: jax.Array) -> jax.Array:
+        calls[0] += 1
+        return jnp.sum(jnp.sin(w))
+
+    rep = tr.jax.gradcheck(loss, jnp.linspace(-1.0, 1.0, 3000))  # auto: probes above 2000
+    assert rep.mode == "probe" and rep.passed
+    assert calls[0] >= rep.evaluations  # every numeric call ran Python: never compiled
+    assert [_compiled.worth_compiling(m, n) for m, n in
+            [("full", 10**6), ("sample", 10), ("auto", 2000), ("auto", 2001), ("probe", 10)]] == [
+        True, True, True, False, False]

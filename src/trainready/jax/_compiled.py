@@ -23,9 +23,10 @@ from typing import Any
 import jax
 import numpy as np
 
+from ..gradcheck import AUTO_FULL_MAX
 from ._tree import to_jax
 
-__all__ = ["EAGER_SECONDS", "MIN_EAGER", "Compiled"]
+__all__ = ["EAGER_SECONDS", "MIN_EAGER", "Compiled", "worth_compiling"]
 
 #: Eager time spent before compiling: about what compiling a small function costs.
 EAGER_SECONDS = 0.1
@@ -33,10 +34,17 @@ EAGER_SECONDS = 0.1
 MIN_EAGER = 2
 
 
+def worth_compiling(mode: str, n_elements: int) -> bool:
+    """Whether a check in ``mode`` of ``n_elements`` may make enough calls to repay a
+    compilation: element checks do (2N + 2 calls), probe checks (30-40 calls, on models large
+    enough that compiling them can take seconds) are left eager."""
+    return mode in ("full", "sample") or (mode == "auto" and n_elements <= AUTO_FULL_MAX)
+
+
 class Compiled:
     """``fn(leaves)`` of the core's named float64 arrays: eager until the eager calls took
     ``budget`` seconds (default :data:`EAGER_SECONDS`) and at least ``min_eager`` calls were
-    made, then ``jax.jit(fn)`` if it traces.
+    made, then ``jax.jit(fn)`` if it traces (never with ``compile=False``).
 
     Eager calls get JAX arrays, converting only the arrays that changed since the last call (an
     element check changes one element of one array; a conversion costs about 40 us). Compiled
@@ -58,6 +66,7 @@ class Compiled:
         *,
         min_eager: int = MIN_EAGER,
         budget: float | None = None,
+        compile: bool = True,
     ) -> None:
         self._fn = fn
         self._names = names
@@ -66,7 +75,7 @@ class Compiled:
         self._calls = 0
         self._eager_seconds = 0.0
         self._jitted: Callable[..., Any] | None = None
-        self._traceable = True
+        self._traceable = compile  # False: always eager
         self._bits: dict[str, np.ndarray] = {}
         self._arrays: dict[str, jax.Array] = {}
 

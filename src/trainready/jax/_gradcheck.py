@@ -19,7 +19,7 @@ import numpy as np
 from .._rng import as_generator
 from .._validation import check_int, describe, invalid
 from ..gradcheck import GradcheckReport
-from ._compiled import Compiled
+from ._compiled import Compiled, worth_compiling
 from ._outputs import AD, Target, check_all, combine, run_core
 from ._tree import Flat, is_floating_leaf, nnx_module, skipped_note, to_float64, to_jax
 
@@ -126,7 +126,8 @@ def gradcheck(
         def on_leaves(leaves: list[Any]) -> Any:
             return loss_fn(flat.rebuild(leaves))
 
-        numeric_side = Compiled(on_leaves, names)  # eager, then compiled (see _compiled.py)
+        size = sum(v.size for v in named.values())
+        numeric_side = Compiled(on_leaves, names, compile=worth_compiling(mode, size))
 
         def loss(values: dict[str, np.ndarray]) -> Any:
             value = np.asarray(numeric_side(values))  # a float32 loss keeps its type

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import NondeterministicLossError
 from ..gradcheck import GradcheckReport
 from ..gradcheck import gradcheck as _numpy_gradcheck
-from ._compiled import Compiled
+from ._compiled import Compiled, worth_compiling
 from ._tree import to_float64, to_jax
 
 AD = Literal["fwd", "rev"]
@@ -144,7 +144,10 @@ def _core_check(
     only: int | None = None,
 ) -> GradcheckReport:
     named = dict(zip(target.names, target.x0, strict=True))
-    numeric_side = Compiled(target.fn, target.names)  # eager, then compiled (_compiled.py)
+    size = sum(v.size for v in target.x0)
+    numeric_side = Compiled(
+        target.fn, target.names, compile=worth_compiling(options.get("mode", "auto"), size)
+    )  # eager, then compiled (see _compiled.py)
 
     def loss(values: dict[str, np.ndarray]) -> Any:
         outs = numeric_side(values)
