@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._validation import describe, invalid
-from ..signal._loss_rule import LossChoice, guess_loss
+from ..signal._loss_rule import LossChoice, checked_loss, guess_loss, pick_loss
 
 __all__ = ["LOSSES", "LossLike", "choose_loss", "pick_loss", "resolve_loss"]
 
@@ -50,31 +50,6 @@ def _mse(out: Any, y: Any) -> Any:
 LOSSES: dict[str, LossFn] = {"cross_entropy": _cross_entropy, "mse": _mse, "bce": _bce}
 
 
-def pick_loss(out_shape: tuple[int, ...], y: np.ndarray) -> str:
-    """The loss the targets call for (the rule of the module docstring).
-
-    Args:
-        out_shape: the model's output shape, ``(n_samples, n_outputs)`` for a classifier.
-        y: the targets, a NumPy array with one row per example.
-
-    Example:
-        >>> pick_loss((4, 3), np.array([0, 2, 1, 0]))
-        'cross_entropy'
-        >>> pick_loss((4, 1), np.array([[0.0], [1.0], [1.0], [0.0]]))
-        'bce'
-    """
-    picked = guess_loss(y, out_shape)
-    if picked is not None:
-        return picked
-    raise invalid(
-        "y",
-        f"integer classes for an output of shape (n, classes), or floats of the output's "
-        f"shape {out_shape}",
-        f"{y.dtype} of shape {y.shape}",
-        "pass loss= (a callable loss(output, y), or 'cross_entropy', 'mse', 'bce')",
-    )
-
-
 def _check_classes(y: np.ndarray, out_shape: tuple[int, ...]) -> None:
     if y.dtype.kind not in "iub" and not (y.size and np.all(y == np.round(y))):
         return
@@ -96,35 +71,23 @@ def resolve_loss(loss: LossLike, out_shape: tuple[int, ...], y: np.ndarray) -> L
         >>> float(resolve_loss("mse", (2, 1), np.ones((2, 1)))(jnp.zeros((2, 1)), jnp.ones(2)))
         1.0
     """
-    if loss is None:
-        loss = pick_loss(out_shape, y)
-    if isinstance(loss, str):
-        if loss not in LOSSES:
-            raise invalid(
-                "loss",
-                f"one of {', '.join(map(repr, LOSSES))} or a callable",
-                repr(loss),
-                "pass e.g. loss='cross_entropy'",
-            )
-        if loss == "cross_entropy":
-            _check_classes(y, out_shape)
-        elif y.size != math.prod(out_shape):
-            raise invalid(
-                "y",
-                f"one value per output for loss={loss!r} (the output has shape {out_shape})",
-                f"shape {y.shape}",
-                "pass y shaped like the model's output",
-            )
-        return LOSSES[loss]
-    if not callable(loss):
+    loss = checked_loss(
+        pick_loss(out_shape, y) if loss is None else loss,
+        LOSSES,
+        "lambda out, y: optax.softmax_cross_entropy(out, y).mean()",
+    )
+    if not isinstance(loss, str):
+        return cast(LossFn, loss)
+    if loss == "cross_entropy":
+        _check_classes(y, out_shape)
+    elif y.size != math.prod(out_shape):
         raise invalid(
-            "loss",
-            "a callable loss(output, y) -> scalar",
-            describe(loss),
-            "pass e.g. loss=lambda out, y: optax.softmax_cross_entropy(out, y).mean()",
-            kind=TypeError,
+            "y",
+            f"one value per output for loss={loss!r} (the output has shape {out_shape})",
+            f"shape {y.shape}",
+            "pass y shaped like the model's output",
         )
-    return loss
+    return LOSSES[loss]
 
 
 _WHY = {

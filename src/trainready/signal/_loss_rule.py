@@ -9,13 +9,15 @@ error; anything else -> None (the caller asks for ``loss=`` / ``--loss``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["LOSS_NAMES", "LossChoice", "guess_loss"]
+from .._validation import describe, invalid
+
+__all__ = ["LOSS_NAMES", "LossChoice", "checked_loss", "guess_loss", "pick_loss"]
 
 #: The losses a doctor can pick or be told to use by name.
 LOSS_NAMES = ("cross_entropy", "mse", "bce")
@@ -66,3 +68,46 @@ def guess_loss(y: np.ndarray, out_shape: tuple[int, ...]) -> str | None:
     if y.ndim == 1 and len(y) == rows and k >= 2 and integral:
         return "cross_entropy"
     return None
+
+
+def pick_loss(out_shape: tuple[int, ...], y: np.ndarray) -> str:
+    """:func:`guess_loss`, or a ValueError naming ``y`` when the targets call for no loss.
+
+    Example:
+        >>> pick_loss((4, 1), np.array([0.0, 1.0, 1.0, 0.0]))
+        'bce'
+    """
+    picked = guess_loss(y, out_shape)
+    if picked is not None:
+        return picked
+    raise invalid(
+        "y",
+        f"integer classes for an output of shape (n, classes), or floats of the output's "
+        f"shape {out_shape}",
+        f"{y.dtype} of shape {y.shape}",
+        "pass loss= (a callable loss(output, y), or 'cross_entropy', 'mse', 'bce')",
+    )
+
+
+def checked_loss(loss: Any, names: Iterable[str], example: str) -> Any:
+    """``loss`` as given -- one of ``names`` or a callable -- else the error naming ``loss``
+    (``example``: a callable of the adapter's framework, for the message)."""
+    names = tuple(names)
+    if isinstance(loss, str):
+        if loss not in names:
+            raise invalid(
+                "loss",
+                f"one of {', '.join(map(repr, names))} or a callable",
+                repr(loss),
+                "pass e.g. loss='cross_entropy'",
+            )
+        return loss
+    if not callable(loss):
+        raise invalid(
+            "loss",
+            "a callable loss(output, y) -> scalar",
+            describe(loss),
+            f"pass e.g. loss={example}",
+            kind=TypeError,
+        )
+    return loss

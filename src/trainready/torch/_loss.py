@@ -8,8 +8,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .._arrays import to_numpy
 from .._validation import describe, invalid
-from ._loss_choice import guess_loss
+from ..signal._loss_rule import checked_loss
+from ..signal._loss_rule import pick_loss as _pick_loss
 
 __all__ = ["LOSSES", "LossLike", "pick_loss", "resolve_loss"]
 
@@ -51,37 +53,12 @@ def pick_loss(out: Any, y: Any) -> str:
             "pass y as a torch tensor, or loss=your_loss_fn(output, y)",
             kind=TypeError,
         )
-    picked = guess_loss(y, out)
-    if picked is not None:
-        return picked
-    raise invalid(
-        "y",
-        f"integer classes for an output of shape (n, classes), or floats of the output's "
-        f"shape {tuple(out.shape)}",
-        f"{y.dtype} of shape {tuple(y.shape)}",
-        "pass loss= (a callable loss(output, y), or 'cross_entropy', 'mse', 'bce')",
-    )
+    return _pick_loss(tuple(out.shape), to_numpy(y))
 
 
 def resolve_loss(loss: LossLike, out: Any, y: Any) -> LossFn:
     """The callable for ``loss`` (a callable, a name of :data:`LOSSES`, or None: picked)."""
     if loss is None:
         return LOSSES[pick_loss(out, y)]
-    if isinstance(loss, str):
-        if loss not in LOSSES:
-            raise invalid(
-                "loss",
-                f"one of {', '.join(map(repr, LOSSES))} or a callable",
-                repr(loss),
-                "pass e.g. loss='cross_entropy'",
-            )
-        return LOSSES[loss]
-    if not callable(loss):
-        raise invalid(
-            "loss",
-            "a callable loss(output, y) -> scalar tensor",
-            describe(loss),
-            "pass e.g. loss=torch.nn.CrossEntropyLoss()",
-            kind=TypeError,
-        )
-    return loss
+    checked = checked_loss(loss, LOSSES, "torch.nn.CrossEntropyLoss()")
+    return LOSSES[checked] if isinstance(checked, str) else checked
