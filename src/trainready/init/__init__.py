@@ -69,12 +69,14 @@ from ._gain import (
     required_gain,
     scheme_for,
 )
+from ._layer_args import LAYER_SCHEMES, check_layer_init, given_activation
 from ._lsuv import LayerwiseModel, LsuvRow, LsuvTable, lsuv, lsuv_, run_lsuv
 from ._network import SCHEMES, InitRow, InitTable, draw_layer, init_, initialize
 
 __all__ = [
     "ACTIVATIONS",
     "ACTIVATION_GAINS",
+    "LAYER_SCHEMES",
     "SCHEMES",
     "TRUNCATED_NORMAL_STD",
     "ActivationGain",
@@ -86,9 +88,11 @@ __all__ = [
     "RngLike",
     "as_generator",
     "auto_gain",
+    "check_layer_init",
     "draw_layer",
     "fans",
     "gain",
+    "given_activation",
     "glorot_normal",
     "glorot_uniform",
     "he_normal",

@@ -19,14 +19,23 @@ from flax import nnx
 from .._rng import RngLike, as_generator
 from .._validation import describe, invalid, warn
 from ..errors import TrainreadyWarning
-from ..init import ACTIVATION_GAINS, InitRow, InitTable, draw_layer, fans
+from ..init import (
+    ACTIVATION_GAINS,
+    LAYER_SCHEMES,
+    InitRow,
+    InitTable,
+    check_layer_init,
+    draw_layer,
+    fans,
+    given_activation,
+)
 from ._activations import JAX_NAMES, Found, from_sequential, from_trace, guess_input
 from ._layers import Layer, flax_layout, model_layers
 
 __all__ = ["SCHEMES", "init_", "layers_with_activations", "torch_shape"]
 
 #: Schemes accepted by :func:`init_` (those of ``trainready.torch.init_``).
-SCHEMES = ("auto", "he", "lecun", "xavier", "glorot", "orthogonal")
+SCHEMES = LAYER_SCHEMES
 _KNOWN = tuple(sorted(set(JAX_NAMES.values()) | set(ACTIVATION_GAINS)))
 
 
@@ -68,17 +77,6 @@ def layers_with_activations(
         n: "never called on the traced input" for n in rest if n not in decided and n not in why
     }
     return decided, why
-
-
-def _override(activation: str | Mapping[str, str] | None, name: str) -> str | None:
-    if activation is None:
-        return None
-    given = activation if isinstance(activation, str) else activation.get(name)
-    if given is not None and given not in _KNOWN:
-        raise ValueError(
-            f"activation: unknown activation {given!r} for layer {name!r}; expected one of {_KNOWN}"
-        )
-    return given
 
 
 def init_(
@@ -144,21 +142,8 @@ def init_(
         [('layers/0', 'relu', 'he', 0.1768), ('layers/2', 'tanh', 'lecun', 0.1768)]
     """
     layers = model_layers(model)
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme: unknown scheme {scheme!r}; expected one of {SCHEMES}")
-    if activation is not None and not isinstance(activation, str | Mapping):
-        raise TypeError(
-            "activation: expected None, a name such as 'relu', or a dict layer name -> name; "
-            f"got {type(activation).__name__}"
-        )
-    if isinstance(activation, Mapping):
-        unknown = sorted(set(activation) - {layer.name for layer in layers})
-        if unknown:
-            raise ValueError(
-                f"activation: no Linear/Conv layer named {unknown}; layers are "
-                f"{[layer.name for layer in layers]}"
-            )
-    given = {layer.name: _override(activation, layer.name) for layer in layers}
+    check_layer_init(scheme, activation, [layer.name for layer in layers])
+    given = {layer.name: given_activation(activation, layer.name, _KNOWN) for layer in layers}
     needed = any(g is None for g in given.values())
     found, undecided = layers_with_activations(model, layers, X, trace=needed)
     gen = as_generator(rng)

@@ -14,7 +14,16 @@ import torch
 
 from .._rng import RngLike, as_generator
 from .._validation import describe, invalid
-from ..init import ACTIVATION_GAINS, InitRow, InitTable, draw_layer, fans
+from ..init import (
+    ACTIVATION_GAINS,
+    LAYER_SCHEMES,
+    InitRow,
+    InitTable,
+    check_layer_init,
+    draw_layer,
+    fans,
+    given_activation,
+)
 
 __all__ = [
     "LAYER_TYPES",
@@ -37,7 +46,7 @@ LAYER_TYPES: tuple[type[torch.nn.Module], ...] = (
     torch.nn.Conv3d,
 )
 #: Schemes accepted by :func:`init_`.
-SCHEMES = ("auto", "he", "lecun", "xavier", "glorot", "orthogonal")
+SCHEMES = LAYER_SCHEMES
 
 _ACTIVATION_MODULES: dict[str, str] = {
     "ReLU": "relu",
@@ -126,15 +135,9 @@ def layers_with_activations(
 def _activation_override(
     activation: str | Mapping[str, str] | None, name: str, found: tuple[str, float | None]
 ) -> tuple[str, float | None]:
-    if activation is None:
-        return found
-    given = activation if isinstance(activation, str) else activation.get(name)
+    given = given_activation(activation, name, _KNOWN)
     if given is None:
         return found
-    if given not in _KNOWN:
-        raise ValueError(
-            f"activation: unknown activation {given!r} for layer {name!r}; expected one of {_KNOWN}"
-        )
     return given, (found[1] if given == found[0] else None)
 
 
@@ -183,22 +186,9 @@ def init_(
     """
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"module: expected a torch.nn.Module, got {type(module).__name__}")
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme: unknown scheme {scheme!r}; expected one of {SCHEMES}")
-    if activation is not None and not isinstance(activation, str | Mapping):
-        raise TypeError(
-            "activation: expected None, a name such as 'relu', or a dict layer name -> name; "
-            f"got {type(activation).__name__}"
-        )
-    gen = as_generator(rng)
     layers = layers_with_activations(module)
-    if isinstance(activation, Mapping):
-        unknown = sorted(set(activation) - {n for n, *_ in layers})
-        if unknown:
-            raise ValueError(
-                f"activation: no Linear/Conv layer named {unknown}; layers are "
-                f"{[n for n, *_ in layers]}"
-            )
+    check_layer_init(scheme, activation, [n for n, *_ in layers])
+    gen = as_generator(rng)
     rows = []
     for name, layer, act_name, slope in layers:
         weight = weight_of(layer)
