@@ -48,6 +48,15 @@ class Mode(StrEnum):
     probe = "probe"
 
 
+def _run(where: Target, check: Any, *args: Any, **options: Any) -> Any:
+    """``check(*args, **options)`` with a progress bar, errors said as the user's code's."""
+    with (
+        job_bar(f"checking {where.label}: loss calls") as tick,
+        user_code(where.path, f"{where.label}: checking the gradients"),
+    ):
+        return check(*args, **options, progress=tick)
+
+
 def _numpy_problem(value: tuple[Any, ...], where: Target, options: dict[str, Any]) -> Any:
     loss, params, grads = value
     if not callable(loss):
@@ -62,11 +71,7 @@ def _numpy_problem(value: tuple[Any, ...], where: Target, options: dict[str, Any
         )
     from ..gradcheck import gradcheck
 
-    with (
-        job_bar(f"checking {where.label}: loss calls") as tick,
-        user_code(where.path, f"{where.label}: checking the gradients"),
-    ):
-        return gradcheck(loss, params, grads, **options, progress=tick)
+    return _run(where, gradcheck, loss, params, grads, **options)
 
 
 def _torch_problem(value: tuple[Any, ...], where: Target, options: dict[str, Any]) -> Any:
@@ -99,11 +104,7 @@ def _torch_problem(value: tuple[Any, ...], where: Target, options: dict[str, Any
         raise UsageProblem(
             f"checking a PyTorch model needs trainready.torch ({one_line(str(exc), 160)})"
         ) from None
-    with (
-        job_bar(f"checking {where.label}: loss calls") as tick,
-        user_code(where.path, f"{where.label}: checking the gradients"),
-    ):
-        return torch_gradcheck(loss_fn, module, **options, progress=tick)
+    return _run(where, torch_gradcheck, loss_fn, module, **options)
 
 
 def _jax_problem(value: tuple[Any, ...], where: Target, options: dict[str, Any]) -> Any:
@@ -119,11 +120,7 @@ def _jax_problem(value: tuple[Any, ...], where: Target, options: dict[str, Any])
         raise UsageProblem(
             f"checking a JAX model needs trainready.jax ({one_line(str(exc), 160)})"
         ) from None
-    with (
-        job_bar(f"checking {where.label}: loss calls") as tick,
-        user_code(where.path, f"{where.label}: checking the gradients"),
-    ):
-        return jax_gradcheck(loss_fn, params, **options, progress=tick)
+    return _run(where, jax_gradcheck, loss_fn, params, **options)
 
 
 def run_check(target: str, mode: str, eps: float | None, seed: int) -> tuple[Any, Target]:
