@@ -43,6 +43,13 @@ Example:
 from __future__ import annotations
 
 from .._rng import RngLike, as_generator
+from ._adapter import (
+    LAYER_SCHEMES,
+    check_layer_init,
+    chosen_activation,
+    draw_layer_row,
+    given_activation,
+)
 from ._draw import (
     TRUNCATED_NORMAL_STD,
     glorot_normal,
@@ -69,7 +76,6 @@ from ._gain import (
     required_gain,
     scheme_for,
 )
-from ._layer_args import LAYER_SCHEMES, check_layer_init, given_activation
 from ._lsuv import LayerwiseModel, LsuvRow, LsuvTable, lsuv, lsuv_, run_lsuv
 from ._network import SCHEMES, InitRow, InitTable, draw_layer, init_, initialize
 
@@ -89,7 +95,9 @@ __all__ = [
     "as_generator",
     "auto_gain",
     "check_layer_init",
+    "chosen_activation",
     "draw_layer",
+    "draw_layer_row",
     "fans",
     "gain",
     "given_activation",

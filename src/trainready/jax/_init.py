@@ -22,11 +22,10 @@ from ..errors import TrainreadyWarning
 from ..init import (
     ACTIVATION_GAINS,
     LAYER_SCHEMES,
-    InitRow,
     InitTable,
     check_layer_init,
-    draw_layer,
-    fans,
+    chosen_activation,
+    draw_layer_row,
     given_activation,
 )
 from ._activations import JAX_NAMES, Found, from_sequential, from_trace, guess_input
@@ -149,30 +148,21 @@ def init_(
     gen = as_generator(rng)
     rows = []
     for layer in layers:
-        act, slope = found.get(layer.name, ("linear", None))
-        chosen_act = given[layer.name]
-        if chosen_act is not None:  # given: the found slope only if it is the same function
-            act, slope = chosen_act, (slope if chosen_act == act else None)
-        shape = torch_shape(layer)
-        W, chosen, std = draw_layer(shape, scheme, act, rng=gen, slope=slope)
+        found_act = found.get(layer.name, ("linear", None))
+        W, row = draw_layer_row(
+            layer.name,
+            "Conv" if layer.kind == "conv" else "Linear",
+            torch_shape(layer),
+            scheme,
+            chosen_activation(activation, layer.name, found_act, _KNOWN),
+            bias=layer.has_bias,
+            rng=gen,
+        )
         module = cast(Any, layer.module)
         module.kernel[...] = flax_layout(W, layer.kernel.dtype)
         if layer.has_bias:
             module.bias[...] = jnp.zeros_like(module.bias[...])
-        fan_in, fan_out = fans(shape)
-        rows.append(
-            InitRow(
-                name=layer.name,
-                type="Conv" if layer.kind == "conv" else "Linear",
-                shape=shape,
-                activation=act,
-                scheme=chosen,
-                std=std,
-                fan_in=fan_in,
-                fan_out=fan_out,
-                bias=layer.has_bias,
-            )
-        )
+        rows.append(row)
     assumed = {n: why for n, why in undecided.items() if given.get(n) is None}
     if assumed:
         reasons: dict[str, list[str]] = {}

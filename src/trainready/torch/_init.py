@@ -20,9 +20,8 @@ from ..init import (
     InitRow,
     InitTable,
     check_layer_init,
-    draw_layer,
-    fans,
-    given_activation,
+    chosen_activation,
+    draw_layer_row,
 )
 
 __all__ = [
@@ -132,15 +131,6 @@ def layers_with_activations(
     return out
 
 
-def _activation_override(
-    activation: str | Mapping[str, str] | None, name: str, found: tuple[str, float | None]
-) -> tuple[str, float | None]:
-    given = given_activation(activation, name, _KNOWN)
-    if given is None:
-        return found
-    return given, (found[1] if given == found[0] else None)
-
-
 def init_(
     module: torch.nn.Module,
     scheme: str = "auto",
@@ -197,28 +187,22 @@ def init_(
                 f"module: layer {name!r} is lazy and has no shape yet; run one forward pass "
                 "first, then initialize"
             )
-        act, slope = _activation_override(activation, name, (act_name, slope))
         shape = tuple(int(s) for s in weight.shape)
-        W, chosen, std = draw_layer(shape, scheme, act, rng=gen, slope=slope)
         bias = bias_of(layer)
+        W, row = draw_layer_row(
+            name,
+            type(layer).__name__,
+            shape,
+            scheme,
+            chosen_activation(activation, name, (act_name, slope), _KNOWN),
+            bias=bias is not None,
+            rng=gen,
+        )
         with torch.no_grad():
             weight.copy_(torch.from_numpy(np.ascontiguousarray(W)))
             if bias is not None:
                 bias.zero_()
-        fan_in, fan_out = fans(shape)
-        rows.append(
-            InitRow(
-                name=name,
-                type=type(layer).__name__,
-                shape=shape,
-                activation=act,
-                scheme=chosen,
-                std=std,
-                fan_in=fan_in,
-                fan_out=fan_out,
-                bias=bias is not None,
-            )
-        )
+        rows.append(row)
     if not rows:
         raise ValueError(
             f"module: {type(module).__name__} has no Linear or Conv layer to initialize"

@@ -1,15 +1,28 @@
-"""The arguments of an adapter's ``init_(model, scheme, activation=...)``, checked once.
+"""What every adapter's ``init_(model, scheme, activation=...)`` shares: the argument checks
+and one layer's draw.
 
 ``trainready.torch.init_`` and ``trainready.jax.init_`` take the same ``scheme`` and
-``activation`` (None, one name for every layer, or a dict layer name -> name) and refuse the
-same mistakes with the same words.
+``activation`` (None, one name for every layer, or a dict layer name -> name), refuse the same
+mistakes with the same words, and draw each layer with :func:`draw_layer_row`; only finding
+the layers and writing the weights (in the framework's layout) is theirs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-__all__ = ["LAYER_SCHEMES", "check_layer_init", "given_activation"]
+import numpy as np
+
+from ._gain import fans
+from ._network import InitRow, draw_layer
+
+__all__ = [
+    "LAYER_SCHEMES",
+    "check_layer_init",
+    "chosen_activation",
+    "draw_layer_row",
+    "given_activation",
+]
 
 #: Schemes an adapter's ``init_`` accepts ("auto": He before ReLU-like activations, else LeCun).
 LAYER_SCHEMES = ("auto", "he", "lecun", "xavier", "glorot", "orthogonal")
@@ -54,3 +67,43 @@ def given_activation(activation: Activation, name: str, known: Iterable[str]) ->
             f"activation: unknown activation {given!r} for layer {name!r}; expected one of {names}"
         )
     return given
+
+
+def chosen_activation(
+    activation: Activation, name: str, found: tuple[str, float | None], known: Iterable[str]
+) -> tuple[str, float | None]:
+    """``(activation, slope)`` for layer ``name``: the given one, else the ``found`` one; a
+    given activation keeps the found slope only when it is the same function."""
+    given = given_activation(activation, name, known)
+    if given is None:
+        return found
+    return given, (found[1] if given == found[0] else None)
+
+
+def draw_layer_row(
+    name: str,
+    layer_type: str,
+    shape: tuple[int, ...],
+    scheme: str,
+    activation: tuple[str, float | None],
+    *,
+    bias: bool,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, InitRow]:
+    """One layer's weights in PyTorch's layout ``(out, in, *window)`` (:func:`draw_layer`)
+    and its row of the :class:`InitTable`."""
+    act, slope = activation
+    W, chosen, std = draw_layer(shape, scheme, act, rng=rng, slope=slope)
+    fan_in, fan_out = fans(shape)
+    row = InitRow(
+        name=name,
+        type=layer_type,
+        shape=shape,
+        activation=act,
+        scheme=chosen,
+        std=std,
+        fan_in=fan_in,
+        fan_out=fan_out,
+        bias=bias,
+    )
+    return W, row
